@@ -1,0 +1,1 @@
+"""Model logic, free of Ray: sentiment, strategy weights and price direction."""

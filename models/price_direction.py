@@ -1,0 +1,157 @@
+"""Price direction over a horizon from OHLCV bars, with transformers' PatchTST.
+
+The model reads `context_length` bars turned into stationary channels (log return, log
+high/low range, log close/open body, log volume) and classifies the log return over the
+next `horizon` bars as up / flat / down (flat = within ±flat_band_bp). Probabilities are
+temperature-scaled (the temperature is fitted on validation data by training), and the
+expected return is the probability-weighted mean return each class had in training.
+
+A model is a directory: transformers' config.json + weights, and `investiq.json` with the
+normalisation statistics, temperature and metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import PatchTSTConfig, PatchTSTForClassification
+
+CLASSES = ("up", "flat", "down")
+CHANNELS = ("log_return", "log_range", "log_body", "log_volume")
+METADATA_FILE = "investiq.json"
+
+
+def ohlcv_features(open_, high, low, close, volume) -> np.ndarray:
+    """(T bars) -> (T-1, len(CHANNELS)) float32; the first bar only anchors the first return."""
+    o, h, l, c, v = (np.asarray(x, dtype=np.float64) for x in (open_, high, low, close, volume))
+    feats = np.stack(
+        [
+            np.diff(np.log(c)),
+            np.log(h[1:] / l[1:]),
+            np.log(c[1:] / o[1:]),
+            np.log1p(np.maximum(v[1:], 0.0)),
+        ],
+        axis=1,
+    )
+    return feats.astype(np.float32)
+
+
+@dataclass
+class PriceModelMetadata:
+    model_id: str
+    version: str
+    horizon: int
+    flat_band_bp: float
+    feature_mean: list[float]
+    feature_std: list[float]
+    class_mean_returns: list[float]  # mean horizon log return per class, in CLASSES order
+    temperature: float = 1.0
+    channels: list[str] = field(default_factory=lambda: list(CHANNELS))
+    extra: dict = field(default_factory=dict)  # training window, metrics, commit
+
+
+@dataclass(frozen=True)
+class PriceForecast:
+    probabilities: dict[str, float]
+    expected_return: float  # log return over the horizon
+    horizon: int
+
+
+def build_patchtst(
+    context_length: int = 512,
+    patch_length: int = 16,
+    patch_stride: int = 8,
+    d_model: int = 64,
+    num_attention_heads: int = 4,
+    num_hidden_layers: int = 3,
+    ffn_dim: int = 128,
+    dropout: float = 0.2,
+) -> PatchTSTForClassification:
+    config = PatchTSTConfig(
+        num_input_channels=len(CHANNELS),
+        num_targets=len(CLASSES),
+        context_length=context_length,
+        patch_length=patch_length,
+        patch_stride=patch_stride,
+        d_model=d_model,
+        num_attention_heads=num_attention_heads,
+        num_hidden_layers=num_hidden_layers,
+        ffn_dim=ffn_dim,
+        attention_dropout=dropout,
+        ff_dropout=dropout,
+        path_dropout=dropout,
+        positional_dropout=dropout,
+        head_dropout=dropout,
+        scaling=None,  # features are already z-scored with training statistics
+        id2label=dict(enumerate(CLASSES)),
+        label2id={c: i for i, c in enumerate(CLASSES)},
+    )
+    return PatchTSTForClassification(config)
+
+
+class PriceDirectionModel:
+    """A PatchTST classifier plus what it needs to turn raw bars into calibrated probabilities."""
+
+    def __init__(self, network: PatchTSTForClassification, metadata: PriceModelMetadata, prefer_gpu: bool = True):
+        self.network = network
+        self.metadata = metadata
+        self.device = torch.device("cuda" if prefer_gpu and torch.cuda.is_available() else "cpu")
+        self.network.to(self.device).eval()
+        self._mean = np.asarray(metadata.feature_mean, dtype=np.float32)
+        self._std = np.asarray(metadata.feature_std, dtype=np.float32)
+
+    @property
+    def context_length(self) -> int:
+        return self.network.config.context_length
+
+    @property
+    def min_bars(self) -> int:
+        """Bars a request must carry: one more than the context, for the first return."""
+        return self.context_length + 1
+
+    def normalise(self, features: np.ndarray) -> np.ndarray:
+        return (features - self._mean) / self._std
+
+    def window(self, open_, high, low, close, volume) -> np.ndarray:
+        """Normalised model input (context_length, channels) from the most recent bars."""
+        n = self.min_bars
+        if len(close) < n:
+            raise ValueError(f"need at least {n} bars, got {len(close)}")
+        cols = (np.asarray(x)[-n:] for x in (open_, high, low, close, volume))
+        return self.normalise(ohlcv_features(*cols))
+
+    @torch.inference_mode()
+    def predict_windows(self, windows: np.ndarray) -> list[PriceForecast]:
+        """Forecasts for a batch of normalised windows shaped (batch, context_length, channels)."""
+        x = torch.as_tensor(np.asarray(windows, dtype=np.float32), device=self.device)
+        logits = self.network(past_values=x).prediction_logits.float()
+        probs = torch.softmax(logits / self.metadata.temperature, dim=-1).cpu().numpy()
+        class_returns = np.asarray(self.metadata.class_mean_returns)
+        return [
+            PriceForecast(
+                probabilities={c: float(p) for c, p in zip(CLASSES, row)},
+                expected_return=float(row @ class_returns),
+                horizon=self.metadata.horizon,
+            )
+            for row in probs
+        ]
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        self.network.save_pretrained(directory)
+        (directory / METADATA_FILE).write_text(json.dumps(asdict(self.metadata), indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, prefer_gpu: bool = True) -> "PriceDirectionModel":
+        directory = Path(directory)
+        meta_path = directory / METADATA_FILE
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{directory} is not a price model directory (no {METADATA_FILE})")
+        metadata = PriceModelMetadata(**json.loads(meta_path.read_text()))
+        network = PatchTSTForClassification.from_pretrained(directory)
+        return cls(network, metadata, prefer_gpu=prefer_gpu)
