@@ -50,6 +50,8 @@ class SentimentModel:
         dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.model = AutoModelForSequenceClassification.from_pretrained(model_name_or_path, dtype=dtype)
         self.model.to(self.device).eval()
+        # The hub's commit of the checkpoint when it came from the hub; "local" for a directory.
+        self.version = getattr(self.model.config, "_commit_hash", None) or "local"
         self.columns = label_columns(self.model.config.id2label)
         self.max_length = min(
             self.tokenizer.model_max_length, self.model.config.max_position_embeddings

@@ -1,0 +1,1 @@
+"""Thin Ray Serve wrappers around models/: one deployment per branch plus the HTTP ingress."""

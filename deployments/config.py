@@ -1,0 +1,82 @@
+"""Typed configuration of the graph: the `args` of `serve_config.yaml` validate into GraphConfig."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.sentiment import DEFAULT_SENTIMENT_MODEL
+from models.signal_merge import MergeConfig
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Placement(Section):
+    """Ray resources of one deployment's replicas. Fractions let replicas share CPUs and cards."""
+
+    num_replicas: int = Field(1, ge=1)
+    num_cpus: float = Field(0.25, gt=0, description="Serve's default of 1 CPU deadlocks a 2-core box")
+    num_gpus: float = Field(0.0, ge=0, le=1)
+    max_ongoing_requests: int = Field(64, ge=1)
+
+    def actor_options(self) -> dict:
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+
+
+class SentimentConfig(Section):
+    model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
+    max_batch_size: int = Field(16, ge=1)
+    batch_wait_timeout_s: float = Field(0.005, ge=0)
+    cache_size: int = Field(4096, ge=0, description="0 disables the cache")
+    cache_ttl_s: float = Field(3600.0, gt=0)
+    placement: Placement = Placement(num_cpus=0.5, num_gpus=0.5)
+
+
+class PriceConfig(Section):
+    model_dir: str = Field("var/models/price", description="a model directory; changing it reloads in place")
+    max_batch_size: int = Field(32, ge=1)
+    batch_wait_timeout_s: float = Field(0.002, ge=0)
+    placement: Placement = Placement(num_cpus=0.25, num_gpus=0.5)
+
+
+class StrategyConfig(Section):
+    prior_alpha: float = Field(1.0, gt=0)
+    prior_beta: float = Field(1.0, gt=0)
+    half_life_days: float | None = Field(7.0, gt=0, description="null: no decay")
+    credible_level: float = Field(0.9, gt=0, lt=1)
+    probability_best_samples: int = Field(4000, ge=100)
+    seed: int | None = Field(None, description="seed of the Thompson draws; null for fresh randomness")
+    placement: Placement = Placement(num_cpus=0.25)
+
+
+class BranchTimeouts(Section):
+    sentiment: float = Field(2.0, gt=0)
+    price: float = Field(1.0, gt=0)
+    strategies: float = Field(1.0, gt=0)
+
+
+class RequestLimits(Section):
+    max_news_items: int = Field(32, ge=1)
+    max_news_chars: int = Field(4000, ge=1)
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+
+
+class IngressConfig(Section):
+    timeouts: BranchTimeouts = BranchTimeouts()
+    limits: RequestLimits = RequestLimits()
+    merge: MergeConfig = MergeConfig()
+    placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=256)
+
+
+class GraphConfig(Section):
+    data_dir: str = Field("var", description="SQLite state lives here; relative to where `serve run` starts")
+    device_policy: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="auto: GPUs when the cluster has them; cpu: never; gpu: fail if there are none"
+    )
+    sentiment: SentimentConfig = SentimentConfig()
+    price: PriceConfig = PriceConfig()
+    strategies: StrategyConfig = StrategyConfig()
+    ingress: IngressConfig = IngressConfig()

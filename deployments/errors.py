@@ -1,0 +1,29 @@
+"""Errors that cross deployment boundaries and map onto HTTP statuses in the ingress."""
+
+from __future__ import annotations
+
+
+class ModelNotReady(RuntimeError):
+    """The branch has no usable model (still loading, missing or failed); the message says what to do."""
+
+
+class InvalidInput(ValueError):
+    """Input the schema could not check alone (it depends on the model); `loc` names the field."""
+
+    def __init__(self, message: str, loc: tuple = ()):
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+    def __reduce__(self):  # keep `loc` when Ray pickles the exception
+        return (type(self), (str(self), self.loc))
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The user exception behind Ray's RayTaskError wrapper, if any."""
+    return getattr(exc, "cause", None) or exc
+
+
+def one_line(exc: BaseException) -> str:
+    cause = root_cause(exc)
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()

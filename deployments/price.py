@@ -1,0 +1,99 @@
+"""Price-direction deployment: PatchTST behind `@serve.batch`, hot-swappable through user_config.
+
+`reconfigure({"model_dir": ...})` loads the new model aside and swaps it in one assignment,
+so requests in flight finish on the old weights and no request fails during a promotion.
+A missing model leaves the replica up and not ready, naming the command that makes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from ray import serve
+
+from deployments.config import PriceConfig
+from deployments.errors import InvalidInput, ModelNotReady
+from deployments.placement_info import replica_devices
+from models.price_direction import PriceDirectionModel
+
+logger = logging.getLogger("ray.serve")
+
+TRAIN_COMMAND = "investiq train --bars ../shared/data/stocks/intraday_5min/SPY_5min.csv --out {model_dir}"
+
+
+@serve.deployment(name="Price")
+class PriceDeployment:
+    def __init__(self, config: PriceConfig, prefer_gpu: bool):
+        self.prefer_gpu = prefer_gpu
+        self.model: PriceDirectionModel | None = None
+        self.model_dir: str | None = None
+        self.state, self.reason = "loading", "waiting for user_config"
+        self.batch_sizes: Counter = Counter()
+        self._predict_batch.set_max_batch_size(config.max_batch_size)
+        self._predict_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+
+    async def reconfigure(self, user_config: dict) -> None:
+        model_dir = str(user_config["model_dir"])
+        try:
+            model = await asyncio.to_thread(PriceDirectionModel.load, model_dir, self.prefer_gpu)
+        except Exception as exc:
+            if self.model is None:
+                self.state = "unavailable"
+                self.reason = (
+                    f"no usable price model at {model_dir} ({type(exc).__name__}); "
+                    f"train one with: {TRAIN_COMMAND.format(model_dir=model_dir)}"
+                )
+                logger.warning(self.reason)
+                return
+            # Keep serving the model we have; a bad promotion must not take the branch down.
+            raise RuntimeError(f"price model at {model_dir} did not load, still serving {self.model_dir}: {exc}")
+        self.model, self.model_dir = model, model_dir
+        self.state, self.reason = "ready", None
+        logger.info("price model %s version %s loaded from %s", model.metadata.model_id,
+                    model.metadata.version, Path(model_dir).resolve())
+
+    async def predict(self, bars: dict[str, list[float]]) -> dict:
+        model = self.model  # one model for the whole request, even if a swap happens meanwhile
+        if model is None:
+            raise ModelNotReady(self.reason)
+        if len(bars["close"]) < model.min_bars:
+            raise InvalidInput(
+                f"bars has {len(bars['close'])} bars; this model needs at least {model.min_bars}", ("bars",)
+            )
+        window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
+        forecast = await self._predict_batch((model, window))
+        meta = model.metadata
+        return {"model_id": meta.model_id, "version": meta.version, "horizon": forecast.horizon,
+                "probabilities": forecast.probabilities, "expected_return": forecast.expected_return}
+
+    @serve.batch
+    async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:
+        self.batch_sizes[len(items)] += 1
+        return await asyncio.to_thread(_predict_grouped, items)
+
+    async def status(self) -> dict:
+        model = self.model
+        return {"ready": model is not None, "state": self.state, "reason": self.reason,
+                "model_id": model.metadata.model_id if model else None,
+                "version": model.metadata.version if model else None,
+                **replica_devices(str(model.device) if model else None)}
+
+    async def get_stats(self) -> dict:
+        return {"batch_sizes": dict(self.batch_sizes)}
+
+
+def _predict_grouped(items):
+    """Run each model on its own windows: a batch can straddle a hot swap."""
+    out = [None] * len(items)
+    groups: dict[int, list[int]] = {}
+    for i, (model, _) in enumerate(items):
+        groups.setdefault(id(model), []).append(i)
+    for idx in groups.values():
+        model = items[idx[0]][0]
+        for i, forecast in zip(idx, model.predict_windows(np.stack([items[i][1] for i in idx]))):
+            out[i] = forecast
+    return out

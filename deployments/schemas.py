@@ -1,0 +1,185 @@
+"""Every request and response body of the HTTP API, as pydantic models.
+
+Validation errors become 422 responses whose `loc` and message name the field, e.g.
+`["body", "bars", "close", 3]` or "bars.high[3] is below bars.low[3]".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Volume = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Symbol = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.^=\-]+$")]
+StrategyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty or whitespace")
+    return text
+
+
+NewsText = Annotated[str, AfterValidator(_not_blank)]
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Bars(Strict):
+    """OHLCV bars as columns (cheap to send and validate); timestamps as ISO-8601 or epoch seconds."""
+
+    timestamps: list[Annotated[datetime, AfterValidator(_utc)]] = Field(min_length=2)
+    open: list[Price]
+    high: list[Price]
+    low: list[Price]
+    close: list[Price]
+    volume: list[Volume]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Bars":
+        n = len(self.timestamps)
+        for name in ("open", "high", "low", "close", "volume"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"bars.{name} has {len(getattr(self, name))} values, bars.timestamps has {n}")
+        t = np.array([ts.timestamp() for ts in self.timestamps])
+        bad = np.flatnonzero(np.diff(t) <= 0)
+        if bad.size:
+            i = int(bad[0]) + 1
+            raise ValueError(f"bars.timestamps must be strictly increasing: timestamps[{i}] <= timestamps[{i - 1}]")
+        o, h, l, c = (np.asarray(getattr(self, k)) for k in ("open", "high", "low", "close"))
+        checks = (
+            (h < l, "bars.high[{i}] is below bars.low[{i}]"),
+            (h < np.maximum(o, c), "bars.high[{i}] is below bars.open or bars.close at {i}"),
+            (l > np.minimum(o, c), "bars.low[{i}] is above bars.open or bars.close at {i}"),
+        )
+        for mask, message in checks:
+            if mask.any():
+                raise ValueError(message.format(i=int(np.flatnonzero(mask)[0])))
+        return self
+
+    def columns(self) -> dict[str, list[float]]:
+        return {k: getattr(self, k) for k in ("open", "high", "low", "close", "volume")}
+
+
+class StrategyOutcome(Strict):
+    strategy: StrategyName
+    outcome: Literal["win", "loss"]
+    timestamp: Annotated[datetime, AfterValidator(_utc)] | None = Field(
+        default=None, description="when the trade closed; defaults to the time the server receives it"
+    )
+
+
+# ---- requests -------------------------------------------------------------------------
+
+class SignalRequest(Strict):
+    symbol: Symbol
+    news: list[NewsText] = Field(default_factory=list)
+    outcomes: list[StrategyOutcome] = Field(default_factory=list)
+    bars: Bars | None = None
+    request_id: Annotated[str, Field(max_length=128)] | None = None
+
+
+class SentimentRequest(Strict):
+    texts: list[NewsText] = Field(min_length=1)
+
+
+class OutcomesRequest(Strict):
+    outcomes: list[StrategyOutcome] = Field(min_length=1)
+
+
+class PriceRequest(Strict):
+    symbol: Symbol
+    bars: Bars
+
+
+# ---- responses ------------------------------------------------------------------------
+
+class SentimentResult(BaseModel):
+    label: Literal["positive", "negative", "neutral"]
+    confidence: float
+    probabilities: dict[str, float]
+    score: float
+
+
+class SentimentResponse(BaseModel):
+    model_id: str
+    version: str
+    results: list[SentimentResult]
+    score: float = Field(description="mean of the per-text scores, in [-1, 1]")
+
+
+class PriceResponse(BaseModel):
+    model_id: str
+    version: str
+    horizon: int
+    probabilities: dict[str, float] = Field(description="P(up), P(flat), P(down) over `horizon` bars")
+    expected_return: float = Field(description="expected log return over the horizon")
+
+
+class StrategyPosteriorOut(BaseModel):
+    strategy: str
+    alpha: float
+    beta: float
+    mean: float
+    lower: float
+    upper: float
+    outcomes: int
+    thompson_weight: float
+    probability_best: float
+
+
+class StrategyWeightsResponse(BaseModel):
+    as_of: datetime
+    credible_level: float
+    half_life_days: float | None
+    strategies: list[StrategyPosteriorOut]
+
+
+class OutcomesResponse(BaseModel):
+    recorded: int
+    weights: StrategyWeightsResponse
+
+
+class DegradedBranch(BaseModel):
+    branch: Literal["sentiment", "price", "strategies"]
+    reason: str
+
+
+class SignalResponse(BaseModel):
+    request_id: str
+    symbol: str
+    decision: Literal["BUY", "SELL", "HOLD"]
+    confidence: float = Field(description="|score|; the decision is BUY/SELL only above the threshold")
+    score: float = Field(description="combined score in [-1, 1]")
+    sentiment: SentimentResponse | None
+    price: PriceResponse | None
+    strategies: StrategyWeightsResponse | None
+    outcomes_recorded: int
+    degraded: list[DegradedBranch]
+    model_versions: dict[str, str]
+    latency_ms: dict[str, float]
+
+
+class BranchReadiness(BaseModel):
+    ready: bool
+    state: str
+    reason: str | None = None
+    model_id: str | None = None
+    version: str | None = None
+    device: str | None = None
+    gpu_ids: list[str] = Field(default_factory=list)
+
+
+class ReadinessResponse(BaseModel):
+    status: Literal["ready", "degraded"]
+    branches: dict[str, BranchReadiness]

@@ -1,0 +1,90 @@
+"""The application builder: `serve_config.yaml` names `graph:build_app` as its import_path.
+
+It validates the args into GraphConfig, fits the GPU requests to the cluster it runs on
+(device_policy), checks that every replica's GPU fraction has a card to land on, and binds
+the three model deployments into the ingress.
+"""
+
+import logging
+from pathlib import Path
+
+import ray
+from ray import serve
+
+from deployments.config import GraphConfig
+from deployments.ingress import SignalIngress
+from deployments.price import PriceDeployment
+from deployments.sentiment import SentimentDeployment
+from deployments.strategies import StrategyDeployment
+
+logger = logging.getLogger("ray.serve")
+
+GPU_BRANCHES = ("sentiment", "price")
+
+
+def cluster_gpu_cards() -> list[int]:
+    """Number of GPU cards on each live node of the Ray cluster the builder runs against."""
+    if not ray.is_initialized():
+        ray.init()
+    return [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node["Alive"]]
+
+
+def fit_gpu_plan(requests: list[tuple[str, float]], cards_per_node: list[int]) -> dict[str, int]:
+    """First-fit the fractional requests onto cards, as Ray does; the card index per request.
+
+    Raises ValueError when a request finds no card, since Ray would leave that replica
+    pending forever instead of failing.
+    """
+    free = [1.0] * sum(cards_per_node)
+    placed = {}
+    for name, fraction in requests:
+        card = next((i for i, f in enumerate(free) if f + 1e-9 >= fraction), None)
+        if card is None:
+            asked = ", ".join(f"{n}={f:g}" for n, f in requests)
+            raise ValueError(
+                f"GPU plan does not fit: {asked} on {len(free)} card(s); lower num_gpus or num_replicas"
+            )
+        free[card] -= fraction
+        placed[name] = card
+    return placed
+
+
+def resolve_devices(config: GraphConfig, cards_per_node: list[int]) -> GraphConfig:
+    """Apply device_policy: keep, drop or refuse the GPU requests for this cluster."""
+    config = config.model_copy(deep=True)
+    asked = [b for b in GPU_BRANCHES if getattr(config, b).placement.num_gpus > 0]
+    gpus = sum(cards_per_node)
+    if config.device_policy == "gpu" and gpus == 0:
+        raise ValueError("device_policy is 'gpu' but the Ray cluster has no GPUs; "
+                         "start Ray on a GPU machine or set device_policy: auto")
+    if asked and (config.device_policy == "cpu" or gpus == 0):
+        for branch in asked:
+            getattr(config, branch).placement.num_gpus = 0.0
+        logger.warning("device_policy=%s with %d GPU(s) in the cluster: %s run on CPU",
+                       config.device_policy, gpus, ", ".join(asked))
+        return config
+    requests = [(f"{b}[{r}]", getattr(config, b).placement.num_gpus)
+                for b in asked for r in range(getattr(config, b).placement.num_replicas)]
+    if requests:
+        logger.info("GPU plan (card per replica, first fit): %s", fit_gpu_plan(requests, cards_per_node))
+    return config
+
+
+def build_app(args: GraphConfig) -> serve.Application:
+    config = resolve_devices(args, cluster_gpu_cards())
+    if config.strategies.placement.num_replicas != 1:
+        raise ValueError("strategies.placement.num_replicas must be 1: the outcome log has one writer")
+    data_dir = str(Path(config.data_dir).expanduser().resolve())
+    model_dir = str(Path(config.price.model_dir).expanduser().resolve())
+
+    def options(section):
+        p = section.placement
+        return {"num_replicas": p.num_replicas, "max_ongoing_requests": p.max_ongoing_requests,
+                "ray_actor_options": p.actor_options()}
+
+    sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
+        config.sentiment, config.sentiment.placement.num_gpus > 0)
+    price = PriceDeployment.options(**options(config.price), user_config={"model_dir": model_dir}).bind(
+        config.price, config.price.placement.num_gpus > 0)
+    strategies = StrategyDeployment.options(**options(config.strategies)).bind(config.strategies, data_dir)
+    return SignalIngress.options(**options(config.ingress)).bind(sentiment, strategies, price, config.ingress)

@@ -1,0 +1,75 @@
+"""One Ray instance for the whole session, with two simulated GPUs (ray.init(num_gpus=2)
+works on a CPU machine: replicas get GPU ids, torch still sees no CUDA and runs on CPU)."""
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+APP = "investiq"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(interval_s)
+    raise AssertionError(f"{what} not reached within {timeout_s} s (last error: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import ray
+    from ray import serve
+
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1",
+                                       "TOKENIZERS_PARALLELISM": "false"}})
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def http(ray_cluster):
+    with httpx.Client(base_url=ray_cluster, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+    """The real graph on tiny models, deployed once for the session; waits until all branches are ready."""
+    from ray import serve
+
+    from deployments.config import GraphConfig
+    from graph import build_app
+
+    config = GraphConfig.model_validate({
+        "data_dir": str(tmp_path_factory.mktemp("data")),
+        "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": 0.05,
+                      "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
+        "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
+        "strategies": {"seed": 1},
+        "ingress": {"limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536}},
+    })
+    serve.run(build_app(config), name=APP, route_prefix="/")
+    wait_until(lambda: http.get("/readyz").json()["status"] == "ready", 60, "all branches ready")
+    yield http
+    serve.delete(APP)

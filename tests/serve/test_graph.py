@@ -1,0 +1,119 @@
+"""The real graph on tiny models, in the session's Ray: fan-out, merge, cache, batching,
+placement on the planned cards, and outcomes that survive a replica restart."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import ray
+from ray import serve
+
+from models.signal_merge import MergeConfig, merge_signal
+from tests.conftest import TINY_CONTEXT, random_walk_bars
+from tests.serve.conftest import APP, wait_until
+
+
+def _stats(deployment: str) -> dict:
+    return serve.get_deployment_handle(deployment, app_name=APP).get_stats.remote().result()
+
+
+def test_signal_fans_out_and_merges(client):
+    body = {
+        "symbol": "SPY",
+        "news": ["shares rose on record earnings", "the company missed growth"],
+        "outcomes": [{"strategy": "momentum", "outcome": "win"}, {"strategy": "mean_reversion", "outcome": "loss"}],
+        "bars": random_walk_bars(TINY_CONTEXT + 20),
+        "request_id": "req-1",
+    }
+    r = client.post("/v1/signal", json=body)
+    assert r.status_code == 200, r.text
+    signal = r.json()
+    assert signal["degraded"] == []
+    assert signal["request_id"] == "req-1" and signal["symbol"] == "SPY"
+    assert signal["outcomes_recorded"] == 2
+    assert {s["strategy"] for s in signal["strategies"]["strategies"]} >= {"momentum", "mean_reversion"}
+    assert len(signal["sentiment"]["results"]) == 2
+    assert sum(signal["price"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    p = signal["price"]["probabilities"]
+    expected = merge_signal(p["up"] - p["down"], signal["sentiment"]["score"], MergeConfig())
+    assert signal["decision"] == expected.decision
+    assert signal["score"] == pytest.approx(expected.score)
+    assert set(signal["model_versions"]) == {"sentiment", "price"}
+    assert signal["model_versions"]["price"] == "patchtst-tiny@v-test"
+    assert set(signal["latency_ms"]) == {"sentiment", "price", "strategies", "total"}
+
+
+def test_single_branch_routes(client):
+    r = client.post("/v1/sentiment", json={"texts": ["the stock fell"]})
+    assert r.status_code == 200 and r.json()["results"][0]["label"] in {"positive", "negative", "neutral"}
+    r = client.post("/v1/price/predict", json={"symbol": "QQQ", "bars": random_walk_bars(TINY_CONTEXT + 1)})
+    assert r.status_code == 200 and r.json()["horizon"] == 4
+    r = client.post("/v1/strategies/outcomes", json={"outcomes": [{"strategy": "breakout", "outcome": "win"}]})
+    assert r.status_code == 200 and r.json()["recorded"] == 1
+    weights = client.get("/v1/strategies/weights").json()
+    assert sum(s["thompson_weight"] for s in weights["strategies"]) == pytest.approx(1.0)
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/docs").status_code == 200
+    assert "/v1/signal" in client.get("/openapi.json").json()["paths"]
+
+
+def test_each_replica_lands_on_the_planned_card(client):
+    branches = client.get("/readyz").json()["branches"]
+    # Plan: sentiment 0.5 + price 0.5 fill card 0; CPU-only branches get no card.
+    assert branches["sentiment"]["gpu_ids"] == ["0"]
+    assert branches["price"]["gpu_ids"] == ["0"]
+    assert branches["strategies"]["gpu_ids"] == []
+    assert branches["price"]["version"] == "v-test"
+
+    @ray.remote(num_gpus=0.5, num_cpus=0)
+    def tune_trial_card():
+        return ray.get_gpu_ids()
+
+    # Card 0 is full, so a Tune trial's half card lands on card 1.
+    assert ray.get(tune_trial_card.remote()) == [1]
+
+
+def test_repeated_text_is_served_from_the_cache(client):
+    before = _stats("Sentiment")
+    text = "the company beat earnings in the quarter"
+    for _ in range(3):
+        assert client.post("/v1/sentiment", json={"texts": [text]}).status_code == 200
+    after = _stats("Sentiment")
+    assert after["cache_misses"] - before["cache_misses"] == 1
+    assert after["cache_hits"] - before["cache_hits"] == 2
+
+
+def test_concurrent_requests_are_batched(client):
+    before = _stats("Sentiment")["batch_sizes"]
+    texts = [f"shares of the company rose {i}" for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda t: client.post("/v1/sentiment", json={"texts": [t]}).status_code, texts))
+    assert codes == [200] * 16
+    after = _stats("Sentiment")["batch_sizes"]
+    new_batches = {size: n - before.get(size, 0) for size, n in after.items() if n > before.get(size, 0)}
+    assert sum(size * n for size, n in new_batches.items()) == 16
+    assert max(new_batches) > 1, new_batches
+
+
+def test_outcomes_survive_a_replica_restart(client):
+    r = client.post("/v1/strategies/outcomes", json={"outcomes": [
+        {"strategy": "durable", "outcome": "win", "timestamp": "2026-11-01T10:00:00Z"},
+        {"strategy": "durable", "outcome": "loss", "timestamp": "2026-11-01T11:00:00Z"},
+        {"strategy": "durable", "outcome": "win", "timestamp": "2026-11-01T12:00:00Z"},
+    ]})
+    assert r.status_code == 200
+
+    def durable(weights):
+        return next(s for s in weights["strategies"] if s["strategy"] == "durable")
+
+    before = durable(r.json()["weights"])
+    replica = next(a for a in ray.util.list_named_actors(all_namespaces=True)
+                   if "Strategies" in a["name"] and "SERVE_REPLICA" in a["name"])
+    ray.kill(ray.get_actor(replica["name"], namespace=replica["namespace"]), no_restart=True)
+    after = wait_until(
+        lambda: client.get("/v1/strategies/weights").status_code == 200 and client.get("/v1/strategies/weights").json(),
+        60, "strategies replica back")
+    again = durable(after)
+    assert again["outcomes"] == before["outcomes"] == 3
+    # alpha and beta decay with wall-clock time between the two reads; within seconds they agree.
+    assert again["alpha"] == pytest.approx(before["alpha"], rel=1e-4)
+    assert again["beta"] == pytest.approx(before["beta"], rel=1e-4)
