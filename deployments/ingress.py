@@ -53,7 +53,8 @@ class BodySizeLimit:
         self.app = asgi_app
 
     async def __call__(self, scope, receive, send):
-        limit = getattr(app.state, "max_body_bytes", None)
+        # scope["app"] is the app this replica serves (Serve ships a copy of the module's `app`).
+        limit = getattr(scope["app"].state, "max_body_bytes", None) if "app" in scope else None
         if scope["type"] != "http" or not limit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
@@ -78,6 +79,14 @@ def _too_large(limit: int) -> list[dict]:
 
 
 app.add_middleware(BodySizeLimit)
+
+
+@app.exception_handler(RequestValidationError)
+async def validation_error(_, exc: RequestValidationError) -> JSONResponse:
+    """422 with where and what, without echoing the input (NaN cannot be encoded, and news
+    texts do not belong in error bodies or logs)."""
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 def _invalid(loc: tuple, msg: str) -> RequestValidationError:

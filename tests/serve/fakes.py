@@ -1,4 +1,4 @@
-"""Stand-in branches for degradation tests: one too slow for its timeout, one that fails."""
+"""Stand-in branches for degradation tests: one too slow for any timeout, one that always fails."""
 
 import asyncio
 
@@ -11,13 +11,12 @@ class SlowBranch:
         await asyncio.sleep(30)
 
     async def status(self):
-        return {"ready": True, "state": "ready"}
+        await asyncio.sleep(30)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
 class FailingBranch:
-    async def predict(self, bars):
-        raise RuntimeError("simulated GPU fault")
+    async def _fail(self, *args):
+        raise RuntimeError("simulated device fault")
 
-    async def status(self):
-        raise RuntimeError("simulated GPU fault")
+    score = predict = weights = record = status = _fail

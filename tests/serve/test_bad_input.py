@@ -1,0 +1,73 @@
+"""Every class of bad input gets a 4xx naming the field, never a 5xx or a hang."""
+
+import json
+import math
+
+import pytest
+
+from tests.conftest import TINY_CONTEXT, random_walk_bars
+
+BARS = random_walk_bars(TINY_CONTEXT + 5)
+
+
+def bars_with(**changes):
+    bars = json.loads(json.dumps(BARS))
+    for key, (index, value) in changes.items():
+        bars[key][index] = value
+    return bars
+
+
+def signal(**fields):
+    return {"symbol": "SPY", "news": ["shares rose"], "bars": BARS, **fields}
+
+
+CASES = {
+    "blank news text": ("/v1/signal", signal(news=["  \t "]), "news"),
+    "empty news text": ("/v1/sentiment", {"texts": [""]}, "texts"),
+    "too many texts": ("/v1/signal", signal(news=["shares rose"] * 5), "news"),
+    "text too long": ("/v1/sentiment", {"texts": ["a" * 201]}, "texts"),
+    "timestamps not increasing": ("/v1/signal", signal(bars=bars_with(timestamps=(3, BARS["timestamps"][1]))),
+                                  "timestamps"),
+    "NaN price": ("/v1/price/predict", {"symbol": "SPY", "bars": bars_with(close=(2, math.nan))}, "close"),
+    "infinite price": ("/v1/signal", signal(bars=bars_with(open=(2, math.inf))), "open"),
+    "zero price": ("/v1/signal", signal(bars=bars_with(low=(2, 0.0))), "low"),
+    "negative price": ("/v1/signal", signal(bars=bars_with(high=(2, -5.0))), "high"),
+    "high below low": ("/v1/signal", signal(bars=bars_with(high=(4, 1.0), low=(4, 2.0))), "bars.high[4]"),
+    "columns of different lengths": ("/v1/signal", signal(bars={**BARS, "volume": BARS["volume"][:-1]}), "volume"),
+    "too few bars for the model": ("/v1/price/predict", {"symbol": "SPY", "bars": random_walk_bars(10)},
+                                   f"at least {TINY_CONTEXT + 1}"),
+    "too few bars in a signal": ("/v1/signal", signal(bars=random_walk_bars(10)), f"at least {TINY_CONTEXT + 1}"),
+    "outcome not win/loss": ("/v1/strategies/outcomes", {"outcomes": [{"strategy": "s", "outcome": "draw"}]},
+                             "outcome"),
+    "missing symbol": ("/v1/signal", {"news": ["shares rose"]}, "symbol"),
+    "unknown field": ("/v1/signal", signal(sentiment_weight=2), "sentiment_weight"),
+    "malformed symbol": ("/v1/price/predict", {"symbol": "SPY; DROP", "bars": BARS}, "symbol"),
+}
+
+
+@pytest.mark.parametrize("route,body,field", CASES.values(), ids=CASES.keys())
+def test_bad_input_is_422_naming_the_field(client, route, body, field):
+    r = client.post(route, content=json.dumps(body), headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert field in r.text
+
+
+def test_body_over_the_limit_is_413(client):
+    r = client.post("/v1/sentiment", json={"texts": ["x" * 70_000]})
+    assert r.status_code == 413 and "body" in r.text
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    def chunks():
+        yield b'{"texts": ["'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"]}'
+
+    r = client.post("/v1/sentiment", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_not_json_is_422(client):
+    r = client.post("/v1/signal", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
