@@ -22,7 +22,9 @@ from models.price_direction import PriceDirectionModel
 
 logger = logging.getLogger("ray.serve")
 
-TRAIN_COMMAND = "investiq train --bars ../shared/data/stocks/intraday_5min/SPY_5min.csv --out {model_dir}"
+TRAIN_COMMAND = (
+    "investiq train --bars ../shared/data/stocks/intraday_5min/SPY_5min.csv --session regular --out {model_dir}"
+)
 
 
 @serve.deployment(name="Price")

@@ -1,0 +1,32 @@
+"""Training produces a directory the price deployment can load, with calibrated probabilities."""
+
+import pandas as pd
+import pytest
+import torch
+
+from models.price_direction import PriceDirectionModel
+from tests.conftest import random_walk_bars
+from training.train import TrainConfig, fit_temperature, train
+
+
+def test_train_writes_a_loadable_model(tmp_path):
+    bars = random_walk_bars(1500, seed=3)
+    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
+                         index=pd.to_datetime(bars["timestamps"], unit="s"))
+    config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
+                         num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
+    metrics = train(frame, config, tmp_path / "model", version="v1")
+    assert metrics["test"]["samples"] > 0 and len(metrics["history"]) == 2
+    model = PriceDirectionModel.load(tmp_path / "model", prefer_gpu=False)
+    assert model.metadata.version == "v1" and model.context_length == 32
+    assert model.metadata.extra["data_window"]["bars"] == 1500
+    window = model.window(*(bars[k] for k in ("open", "high", "low", "close", "volume")))
+    (forecast,) = model.predict_windows(window[None])
+    assert sum(forecast.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    torch.manual_seed(0)
+    true_logits = torch.randn(20000, 3) * 2
+    labels = torch.distributions.Categorical(logits=true_logits).sample()
+    assert fit_temperature(true_logits * 3, labels) == pytest.approx(3.0, rel=0.05)

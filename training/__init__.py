@@ -1,0 +1,1 @@
+"""Data, training and (later) tuning of the price model; free of Serve."""

@@ -1,0 +1,126 @@
+"""Bars in, model samples out: CSV layouts, the regular-session filter, direction labels,
+and a chronological split whose parts never share a bar.
+
+Layouts read by `load_bars_csv` (column names are matched case-insensitively):
+- daily, as in ../shared/data/stocks/daily:   Date,Open,High,Low,Close,Volume
+- intraday, as in .../intraday_5min:          datetime,open,high,low,close,volume
+- generic:                                    timestamp,open,high,low,close,volume
+  (timestamp: ISO-8601 or anything pandas parses; extra columns such as `idx` are ignored)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.price_direction import CLASSES, ohlcv_features
+
+OHLCV = ["open", "high", "low", "close", "volume"]
+TIME_COLUMNS = ("timestamp", "datetime", "date")
+
+
+def shared_data_dir() -> Path:
+    """The reference data beside the project; INVESTIQ_SHARED_DATA points elsewhere."""
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return Path(os.environ.get("INVESTIQ_SHARED_DATA", default))
+
+
+def load_bars_csv(path: str | Path) -> pd.DataFrame:
+    """OHLCV frame indexed by a naive timestamp, sorted, duplicates kept last, bad rows dropped."""
+    raw = pd.read_csv(path)
+    columns = {c.lower(): c for c in raw.columns}
+    time_col = next((columns[c] for c in TIME_COLUMNS if c in columns), None)
+    missing = [c for c in OHLCV if c not in columns]
+    if time_col is None or missing:
+        raise ValueError(f"{path}: need a time column ({'/'.join(TIME_COLUMNS)}) and {OHLCV}; missing {missing}")
+    frame = raw[[columns[c] for c in OHLCV]].set_axis(OHLCV, axis=1).astype(float)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(raw[time_col]), name="timestamp")
+    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    prices = frame[["open", "high", "low", "close"]]
+    valid = (prices > 0).all(axis=1) & np.isfinite(frame).all(axis=1) & (frame["volume"] >= 0)
+    valid &= (frame["high"] >= frame["low"])
+    return frame[valid]
+
+
+def regular_session(frame: pd.DataFrame, start: str = "09:30", last_bar: str = "15:55") -> pd.DataFrame:
+    """Weekday bars that start within the regular US session (timestamps in US/Eastern)."""
+    times = frame.index.time
+    keep = (times >= pd.Timestamp(start).time()) & (times <= pd.Timestamp(last_bar).time())
+    return frame[keep & (frame.index.dayofweek < 5)]
+
+
+def horizon_log_returns(close: np.ndarray, horizon: int) -> np.ndarray:
+    """r[e] = log(close[e + horizon] / close[e]); NaN where the horizon runs past the data."""
+    log_close = np.log(np.asarray(close, dtype=np.float64))
+    out = np.full(len(log_close), np.nan)
+    out[:-horizon] = log_close[horizon:] - log_close[:-horizon]
+    return out
+
+
+def direction_labels(returns: np.ndarray, flat_band_bp: float) -> np.ndarray:
+    """Class index per return in CLASSES order: up above +band, down below -band, else flat."""
+    band = flat_band_bp / 1e4
+    labels = np.full(len(returns), CLASSES.index("flat"), dtype=np.int64)
+    labels[returns > band] = CLASSES.index("up")
+    labels[returns < -band] = CLASSES.index("down")
+    return labels
+
+
+@dataclass
+class Samples:
+    """Windows over one bar series. Sample k reads feature rows [ends[k]-L, ends[k]) — bars
+    ends[k]-L .. ends[k] — and is labelled by the return from bar ends[k] to ends[k]+horizon."""
+
+    features: np.ndarray  # (bars - 1, channels); row i is the move from bar i to bar i + 1
+    returns: np.ndarray  # horizon log return from each bar
+    labels: np.ndarray
+    context_length: int
+    horizon: int
+
+    def ends(self) -> np.ndarray:
+        last = len(self.features) - self.horizon  # bar index whose label still fits
+        return np.arange(self.context_length, last + 1)
+
+    def window(self, end: int) -> np.ndarray:
+        return self.features[end - self.context_length:end]
+
+
+def make_samples(frame: pd.DataFrame, context_length: int, horizon: int, flat_band_bp: float) -> Samples:
+    feats = ohlcv_features(*(frame[c].to_numpy() for c in OHLCV))
+    returns = horizon_log_returns(frame["close"].to_numpy(), horizon)
+    return Samples(feats, returns, direction_labels(returns, flat_band_bp), context_length, horizon)
+
+
+@dataclass
+class Split:
+    train: np.ndarray  # sample end indices
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def chronological_split(samples: Samples, validation: float = 0.15, test: float = 0.15,
+                        step: int = 1) -> Split:
+    """Train, then validation, then test, in time order, with a purge between parts so that
+    no bar read or labelled by one part is read or labelled by the next (gap = context + horizon)."""
+    ends = samples.ends()
+    n = len(ends)
+    gap = samples.context_length + samples.horizon
+    n_test, n_val = int(n * test), int(n * validation)
+    n_train = n - n_val - n_test - 2 * gap
+    if n_train <= 0 or n_val <= 0 or n_test <= 0:
+        raise ValueError(f"{n} windows are too few for a split with a {gap}-bar purge; give more bars")
+    train = ends[:n_train]
+    val = ends[n_train + gap:n_train + gap + n_val]
+    tst = ends[n_train + 2 * gap + n_val:]
+    return Split(train[::step], val[::step], tst[::step])
+
+
+def normalisation_stats(samples: Samples, train_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the feature rows that training windows read, nothing later."""
+    rows = samples.features[: train_ends.max()]
+    std = rows.std(axis=0)
+    return rows.mean(axis=0), np.where(std > 0, std, 1.0)
