@@ -1,0 +1,52 @@
+"""The builder's GPU plan and device policy, without Ray."""
+
+import pytest
+import yaml
+
+from deployments.config import GraphConfig
+from graph import fit_gpu_plan, resolve_devices
+from tests.conftest import PROJECT_ROOT
+
+
+def shipped_config() -> GraphConfig:
+    config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
+    return GraphConfig.model_validate(config["applications"][0]["args"])
+
+
+def test_shipped_plan_fills_card_0_and_leaves_card_1_for_tune():
+    config = shipped_config()
+    requests = [("sentiment", config.sentiment.placement.num_gpus), ("price", config.price.placement.num_gpus),
+                ("tune-trial-1", 0.5), ("tune-trial-2", 0.5)]
+    assert fit_gpu_plan(requests, cards_per_node=[2]) == {
+        "sentiment": 0, "price": 0, "tune-trial-1": 1, "tune-trial-2": 1}
+
+
+def test_plan_that_cannot_fit_is_refused_not_left_pending():
+    with pytest.raises(ValueError, match="does not fit"):
+        fit_gpu_plan([("a", 0.6), ("b", 0.6)], cards_per_node=[1])
+
+
+def test_auto_without_gpus_drops_the_requests():
+    config = resolve_devices(shipped_config(), cards_per_node=[0])
+    assert config.sentiment.placement.num_gpus == 0 and config.price.placement.num_gpus == 0
+
+
+def test_auto_with_gpus_keeps_the_plan():
+    config = resolve_devices(shipped_config(), cards_per_node=[2])
+    assert (config.sentiment.placement.num_gpus, config.price.placement.num_gpus) == (0.5, 0.5)
+
+
+def test_cpu_policy_never_asks_for_a_gpu():
+    config = shipped_config().model_copy(update={"device_policy": "cpu"})
+    assert resolve_devices(config, cards_per_node=[2]).sentiment.placement.num_gpus == 0
+
+
+def test_gpu_policy_without_gpus_fails_with_what_to_do():
+    config = shipped_config().model_copy(update={"device_policy": "gpu"})
+    with pytest.raises(ValueError, match="no GPUs.*device_policy: auto"):
+        resolve_devices(config, cards_per_node=[0, 0])
+
+
+def test_unknown_settings_are_rejected():
+    with pytest.raises(ValueError, match="extra"):
+        GraphConfig.model_validate({"sentiment": {"modle": "x"}})
