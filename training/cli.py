@@ -32,6 +32,22 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def cmd_request(args: argparse.Namespace) -> None:
+    """Print a /v1/signal (or /v1/price/predict) body built from real bars, for curl."""
+    body: dict = {"symbol": args.symbol}
+    if args.bars:
+        from training.data import load_bars_csv
+
+        frame = load_bars_csv(args.bars).iloc[-args.last:]
+        body["bars"] = {"timestamps": [t.isoformat() for t in frame.index],
+                        **{c: frame[c].tolist() for c in frame.columns}}
+    if args.news:
+        body["news"] = args.news
+    if args.outcome:
+        body["outcomes"] = [dict(zip(("strategy", "outcome"), o.rsplit(":", 1))) for o in args.outcome]
+    print(json.dumps(body))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investiq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--version", default=None, help="version label; default: UTC time of training")
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
+
+    request = sub.add_parser("request", help="print a JSON request body built from a bars CSV (for curl)")
+    request.add_argument("--symbol", required=True)
+    request.add_argument("--bars", help="CSV of OHLCV bars; the last --last bars are sent")
+    request.add_argument("--last", type=int, default=513, help="bars to send (default 513: context 512 + 1)")
+    request.add_argument("--news", action="append", help="a news text; repeat for more")
+    request.add_argument("--outcome", action="append", help="STRATEGY:win or STRATEGY:loss; repeat for more")
+    request.set_defaults(func=cmd_request)
     return parser
 
 
