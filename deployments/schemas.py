@@ -6,7 +6,7 @@ Validation errors become 422 responses whose `loc` and message name the field, e
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 import numpy as np
@@ -29,6 +29,16 @@ NewsText = Annotated[str, AfterValidator(_not_blank)]
 
 def _utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_future(ts: datetime) -> datetime:
+    """An outcome from the future would count more than a fresh one until that time comes."""
+    if ts - datetime.now(timezone.utc) > MAX_CLOCK_SKEW:
+        raise ValueError(f"timestamp {ts.isoformat()} is in the future")
+    return ts
 
 
 class Strict(BaseModel):
@@ -74,7 +84,7 @@ class Bars(Strict):
 class StrategyOutcome(Strict):
     strategy: StrategyName
     outcome: Literal["win", "loss"]
-    timestamp: Annotated[datetime, AfterValidator(_utc)] | None = Field(
+    timestamp: Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_future)] | None = Field(
         default=None, description="when the trade closed; defaults to the time the server receives it"
     )
 
