@@ -1,9 +1,16 @@
-"""What a replica reports about where it runs, for /readyz."""
+"""What a replica reports about where it runs, for /readyz: device, card(s), GPU memory."""
 
 from __future__ import annotations
 
 import ray
+import torch
 
 
-def replica_devices(device: str) -> dict:
-    return {"device": device, "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
+def replica_devices(device: str | None) -> dict:
+    info = {"device": device, "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "gpu_memory_mb": None}
+    if device and device.startswith("cuda"):
+        info["gpu_memory_mb"] = {
+            "allocated": torch.cuda.memory_allocated() / 2**20,
+            "peak": torch.cuda.max_memory_allocated() / 2**20,
+        }
+    return info

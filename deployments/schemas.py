@@ -188,6 +188,7 @@ class BranchReadiness(BaseModel):
     version: str | None = None
     device: str | None = None
     gpu_ids: list[str] = Field(default_factory=list)
+    gpu_memory_mb: dict[str, float] | None = Field(None, description="allocated and peak, on CUDA replicas")
 
 
 class ReadinessResponse(BaseModel):

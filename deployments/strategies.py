@@ -15,6 +15,7 @@ import numpy as np
 from ray import serve
 
 from deployments.config import StrategyConfig
+from deployments.placement_info import replica_devices
 from models.outcome_log import OutcomeLog
 from models.strategy_weights import StrategyWeights
 
@@ -63,4 +64,4 @@ class StrategyDeployment:
     async def status(self) -> dict:
         return {"ready": True, "state": "ready", "model_id": "beta-bernoulli",
                 "version": f"{sum(e.count for e in self.model.evidence.values())} outcomes",
-                "device": "cpu", "gpu_ids": []}
+                **replica_devices("cpu")}

@@ -37,7 +37,8 @@ def ray_cluster():
     import ray
     from ray import serve
 
-    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False,
+    # Replica logs stay in .tmp/ray/session_latest/logs instead of flooding the test output.
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1",
                                        "TOKENIZERS_PARALLELISM": "false"}})
     port = free_port()
