@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.sentiment import DEFAULT_SENTIMENT_MODEL
+from models import DEFAULT_SENTIMENT_MODEL
 from models.signal_merge import MergeConfig
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ray
-import torch
 
 
 def replica_devices(device: str | None) -> dict:
     info = {"device": device, "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "gpu_memory_mb": None}
     if device and device.startswith("cuda"):
+        import torch  # only replicas that run on CUDA have it loaded already
+
         info["gpu_memory_mb"] = {
             "allocated": torch.cuda.memory_allocated() / 2**20,
             "peak": torch.cuda.max_memory_allocated() / 2**20,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-DEFAULT_SENTIMENT_MODEL = "ProsusAI/finbert"
+from models import DEFAULT_SENTIMENT_MODEL
 LABELS = ("positive", "negative", "neutral")
 
 

@@ -1,0 +1,173 @@
+"""Memory of the whole graph on CPU, with models the size of the real ones.
+
+Runs `serve run` on the repo's serve_config.yaml as a user does (its own Ray; no GPUs here),
+with a BERT-base sentiment checkpoint (random weights from the default BertConfig: FinBERT's
+size and compute, since FinBERT cannot be downloaded here) and a PatchTST with a 512-bar
+context, sends signals, then sums RSS and PSS over `serve run` and every process under it
+(PSS splits shared pages between processes; RSS counts them in each). Prints a table and
+writes bench/results/graph_memory.json.
+
+    python bench/graph_memory.py            # full size
+    python bench/graph_memory.py --tiny     # seconds: the smoke test's settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def make_sentiment_checkpoint(directory: Path, tiny: bool) -> Path:
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    labels = {0: "positive", 1: "negative", 2: "neutral"}
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = "shares rose fell profit loss the company record quarter earnings".split()
+    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32} if tiny else {}
+    config = BertConfig(num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}, **size)
+    filler = [f"tok{i}" for i in range(config.vocab_size - len(special) - len(words))]
+    vocab = {w: i for i, w in enumerate(special + words + filler)}
+    BertTokenizer(vocab=vocab, model_max_length=config.max_position_embeddings).save_pretrained(directory)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    return directory
+
+
+def make_price_model(directory: Path, tiny: bool) -> Path:
+    from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
+
+    network = build_patchtst(context_length=32 if tiny else 512)
+    metadata = PriceModelMetadata(model_id="patchtst-bench", version="bench", horizon=12, flat_band_bp=5.0,
+                                  feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
+                                  class_mean_returns=[0.001, 0.0, -0.001])
+    return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
+
+
+def process_tree(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, stack = [], [root_pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def memory_of(pid: int) -> tuple[str, float, float] | None:
+    """(process name, RSS MiB, PSS MiB)"""
+    try:
+        name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    fields = {line.split(":")[0]: float(line.split()[1]) / 1024 for line in rollup if line.startswith(("Rss", "Pss:"))}
+    return Path(name).name[:60], fields.get("Rss", 0.0), fields.get("Pss", 0.0)
+
+
+def serve_config(bert: Path, price: Path, data_dir: Path, port: int) -> dict:
+    """The repo's serve_config.yaml with the bench's models, data dir and port."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+    config["http_options"]["port"] = port
+    app_args = config["applications"][0]["args"]
+    app_args["sentiment"]["model"], app_args["price"]["model_dir"] = str(bert), str(price)
+    app_args["data_dir"] = str(data_dir)
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="tiny models (smoke test)")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "graph_memory.json"))
+    args = parser.parse_args()
+
+    import httpx
+    import yaml
+
+    from tests.conftest import random_walk_bars
+
+    (ROOT / ".tmp").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="graph-memory-", dir=ROOT / ".tmp"))
+    config_path = work / "serve_config.yaml"
+    config_path.write_text(yaml.safe_dump(serve_config(make_sentiment_checkpoint(work / "bert", args.tiny),
+                                                       make_price_model(work / "price", args.tiny),
+                                                       work / "var", args.port)))
+    env = {**os.environ, "RAY_TMPDIR": str(work / "ray")}
+    env.pop("RAY_ADDRESS", None)
+    serve_bin = Path(sys.executable).with_name("serve")
+    proc = subprocess.Popen([str(serve_bin), "run", str(config_path)], cwd=ROOT, env=env,
+                            stdout=(work / "serve.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
+            started, ready = time.monotonic(), False
+            while not ready:
+                if time.monotonic() - started > 300 or proc.poll() is not None:
+                    raise SystemExit(f"graph not ready after 300 s; see {work / 'serve.log'}")
+                time.sleep(1)
+                try:
+                    r = client.get("/readyz")  # a plain-text 404 until the app's routes are up
+                    ready = r.status_code == 200 and r.json()["status"] == "ready"
+                except httpx.HTTPError:
+                    pass
+            bars = random_walk_bars(33 if args.tiny else 513)
+            for i in range(args.requests):
+                r = client.post("/v1/signal", json={"symbol": "SPY", "news": [f"shares rose on record profit {i}"],
+                                                    "outcomes": [{"strategy": "momentum", "outcome": "win"}],
+                                                    "bars": bars})
+                r.raise_for_status()
+                assert not r.json()["degraded"], r.json()["degraded"]
+        rows = [m for pid in [proc.pid, *process_tree(proc.pid)] if (m := memory_of(pid))]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows.sort(key=lambda r: -r[2])
+    total_rss, total_pss = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    print(f"{'process':60s} {'RSS MiB':>9s} {'PSS MiB':>9s}")
+    for name, rss, pss in rows:
+        if pss >= 20:
+            print(f"{name:60s} {rss:9.0f} {pss:9.0f}")
+    print(f"{'all ' + str(len(rows)) + ' processes under serve run':60s} {total_rss:9.0f} {total_pss:9.0f}")
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python bench/graph_memory.py" + (" --tiny" if args.tiny else ""),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {"tiny": args.tiny, "requests": args.requests},
+        "total_rss_mib": round(total_rss), "total_pss_mib": round(total_pss),
+        "processes": [{"name": n, "rss_mib": round(r), "pss_mib": round(p)} for n, r, p in rows],
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
