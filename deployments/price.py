@@ -2,7 +2,9 @@
 
 `reconfigure({"model_dir": ...})` loads the new model aside and swaps it in one assignment,
 so requests in flight finish on the old weights and no request fails during a promotion.
-A missing model leaves the replica up and not ready, naming the command that makes one.
+A missing model leaves the replica up and not ready, naming the command that makes one;
+while it has no model it looks for the directory again on each status check or request,
+so a model trained into the configured directory is picked up without a redeploy.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ray import serve
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
 from deployments.placement_info import replica_devices
-from models.price_direction import PriceDirectionModel
+from models.price_direction import METADATA_FILE, PriceDirectionModel
 
 logger = logging.getLogger("ray.serve")
 
@@ -32,14 +34,15 @@ class PriceDeployment:
     def __init__(self, config: PriceConfig, prefer_gpu: bool):
         self.prefer_gpu = prefer_gpu
         self.model: PriceDirectionModel | None = None
-        self.model_dir: str | None = None
+        self.model_dir: str | None = None  # the directory the current model came from
+        self.wanted_dir: str | None = None  # the directory user_config asks for
         self.state, self.reason = "loading", "waiting for user_config"
         self.batch_sizes: Counter = Counter()
         self._predict_batch.set_max_batch_size(config.max_batch_size)
         self._predict_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
 
     async def reconfigure(self, user_config: dict) -> None:
-        model_dir = str(user_config["model_dir"])
+        model_dir = self.wanted_dir = str(user_config["model_dir"])
         try:
             model = await asyncio.to_thread(PriceDirectionModel.load, model_dir, self.prefer_gpu)
         except Exception as exc:
@@ -58,7 +61,12 @@ class PriceDeployment:
         logger.info("price model %s version %s loaded from %s", model.metadata.model_id,
                     model.metadata.version, Path(model_dir).resolve())
 
+    async def _load_if_appeared(self) -> None:
+        if self.model is None and self.wanted_dir and (Path(self.wanted_dir) / METADATA_FILE).is_file():
+            await self.reconfigure({"model_dir": self.wanted_dir})
+
     async def predict(self, bars: dict[str, list[float]]) -> dict:
+        await self._load_if_appeared()
         model = self.model  # one model for the whole request, even if a swap happens meanwhile
         if model is None:
             raise ModelNotReady(self.reason)
@@ -78,6 +86,7 @@ class PriceDeployment:
         return await asyncio.to_thread(_predict_grouped, items)
 
     async def status(self) -> dict:
+        await self._load_if_appeared()
         model = self.model
         return {"ready": model is not None, "state": self.state, "reason": self.reason,
                 "model_id": model.metadata.model_id if model else None,
