@@ -21,11 +21,13 @@ from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
 from deployments.placement_info import replica_devices
 from models.price_direction import METADATA_FILE, PriceDirectionModel
+from models.registry import resolve_model_dir
 
 logger = logging.getLogger("ray.serve")
 
 TRAIN_COMMAND = (
-    "investiq train --bars ../shared/data/stocks/intraday_5min/SPY_5min.csv --session regular --out {model_dir}"
+    "investiq train --bars ../shared/data/stocks/intraday_5min/SPY_5min.csv --session regular "
+    "--registry {model_dir} --promote"
 )
 
 
@@ -42,9 +44,10 @@ class PriceDeployment:
         self._predict_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
 
     async def reconfigure(self, user_config: dict) -> None:
+        """`model_dir` is a model directory, or a registry whose production version is loaded."""
         model_dir = self.wanted_dir = str(user_config["model_dir"])
         try:
-            model = await asyncio.to_thread(PriceDirectionModel.load, model_dir, self.prefer_gpu)
+            model = await asyncio.to_thread(_load, model_dir, self.prefer_gpu)
         except Exception as exc:
             if self.model is None:
                 self.state = "unavailable"
@@ -62,7 +65,7 @@ class PriceDeployment:
                     model.metadata.version, Path(model_dir).resolve())
 
     async def _load_if_appeared(self) -> None:
-        if self.model is None and self.wanted_dir and (Path(self.wanted_dir) / METADATA_FILE).is_file():
+        if self.model is None and self.wanted_dir and _model_exists(self.wanted_dir):
             await self.reconfigure({"model_dir": self.wanted_dir})
 
     async def predict(self, bars: dict[str, list[float]]) -> dict:
@@ -95,6 +98,17 @@ class PriceDeployment:
 
     async def get_stats(self) -> dict:
         return {"batch_sizes": dict(self.batch_sizes)}
+
+
+def _load(model_dir: str, prefer_gpu: bool) -> PriceDirectionModel:
+    return PriceDirectionModel.load(resolve_model_dir(model_dir), prefer_gpu)
+
+
+def _model_exists(model_dir: str) -> bool:
+    try:
+        return (resolve_model_dir(model_dir) / METADATA_FILE).is_file()
+    except (FileNotFoundError, KeyError):
+        return False
 
 
 def _predict_grouped(items):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from dataclasses import fields
+from pathlib import Path
 
 from training.train import TrainConfig
 
@@ -18,18 +20,107 @@ def _add_train_config(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=type(f.default), default=f.default, help=f"default {f.default}")
 
 
+def _bars(args: argparse.Namespace):
+    from training.data import load_bars
+
+    return load_bars(csv=args.bars, symbol=args.symbol, interval=args.interval, period=args.period,
+                     cache_dir=args.cache_dir, session=args.session)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "extra"})
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    from training.data import load_bars_csv, regular_session
     from training.train import train
 
-    frame = load_bars_csv(args.bars)
-    if args.session == "regular":
-        frame = regular_session(frame)
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "extra"})
-    metrics = train(frame, config, args.out, version=args.version)
-    summary = {"out": args.out, "best_epoch": metrics["best_epoch"],
+    model, metrics = train(_bars(args), _train_config(args), args.out, version=args.version)
+    summary = {"version": model.metadata.version, "best_epoch": metrics["best_epoch"],
                "validation": metrics["validation"], "test": metrics["test"]}
+    if args.registry:
+        from models.registry import ModelRegistry
+
+        registry = ModelRegistry(args.registry)
+        with tempfile.TemporaryDirectory() as tmp:
+            summary["published"] = str(registry.publish(model.save(Path(tmp) / "model"), model.metadata.version))
+        if args.promote:
+            registry.promote(model.metadata.version, reason="investiq train --promote")
+            summary["production"] = model.metadata.version
     print(json.dumps(summary, indent=2))
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    frame = _bars(args)
+    print(json.dumps({"bars": len(frame), "first": str(frame.index[0]), "last": str(frame.index[-1]),
+                      "columns": list(frame.columns)}, indent=2))
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from models.registry import ModelRegistry, new_version
+    from training.tune import best_of, run_sweep
+
+    results = run_sweep(_bars(args), _train_config(args), args.num_samples, args.storage_path, name=args.name,
+                        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                        max_concurrent=args.max_concurrent, resume=args.resume)
+    config, model_dir = best_of(results)
+    summary = {"best_config": config.__dict__, "best_model": str(model_dir)}
+    if args.registry:
+        version = args.version or new_version()
+        registry = ModelRegistry(args.registry)
+        summary["published"] = str(registry.publish(model_dir, version))
+        if args.promote:
+            registry.promote(version, reason=f"best trial of sweep {args.name}")
+            summary["production"] = version
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def cmd_retrain(args: argparse.Namespace) -> None:
+    from training.retrain import retrain
+
+    config = _train_config(args) if args.config_from_flags else None
+    decision = retrain(_bars(args), args.registry, config=config, tolerance=args.tolerance,
+                       sweep_samples=args.sweep, storage_path=args.storage_path,
+                       serve_address=args.serve_address, app=args.app)
+    print(json.dumps(decision, indent=2, default=str))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(args.registry)
+    production = registry.production()
+    for version in registry.versions():
+        meta = registry.metadata(version)
+        test = meta["extra"].get("metrics", {}).get("test", {})
+        mark = "*" if version == production else " "
+        print(f"{mark} {version}  horizon={meta['horizon']}  test_log_loss={test.get('log_loss', float('nan')):.4f}"
+              f"  base_rate={test.get('base_rate_log_loss', float('nan')):.4f}"
+              f"  bars_until={meta['extra'].get('data_window', {}).get('last_bar')}")
+    if production is None:
+        print("(no production version)")
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from training.retrain import point_serve_at
+
+    from models.registry import ModelRegistry
+
+    path = ModelRegistry(args.registry).promote(args.version, reason="investiq promote")
+    print(f"production is now {args.version}")
+    if args.serve_address:
+        point_serve_at(path, args.serve_address, args.app)
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from training.retrain import point_serve_at
+
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(args.registry)
+    version = registry.rollback()
+    print(f"production is back to {version}")
+    if args.serve_address:
+        point_serve_at(registry.path_of(version), args.serve_address, args.app)
 
 
 def cmd_request(args: argparse.Namespace) -> None:
@@ -48,17 +139,82 @@ def cmd_request(args: argparse.Namespace) -> None:
     print(json.dumps(body))
 
 
+def _add_bars_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bars", help="CSV of OHLCV bars (daily, intraday or generic layout)")
+    source.add_argument("--symbol", help="download bars with yfinance (cached under --cache-dir)")
+    parser.add_argument("--interval", default="5m", help="yfinance interval, e.g. 5m, 1h, 1d (default 5m)")
+    parser.add_argument("--period", default="60d", help="yfinance period, e.g. 60d, 2y, max (default 60d)")
+    parser.add_argument("--cache-dir", default="var/bars", help="where downloaded bars are kept (default var/bars)")
+    parser.add_argument("--session", choices=["regular", "all"], default="all",
+                        help="regular: keep 09:30-15:55 US/Eastern weekday bars (intraday data)")
+
+
+def _add_serve_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--serve-address", default=None,
+                        help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: "
+                             "the Price deployment is told to load the new production version in place")
+    parser.add_argument("--app", default="investiq", help="Serve application name (default investiq)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investiq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a price-direction model from a bars CSV into a model directory")
-    train.add_argument("--bars", required=True, help="CSV of OHLCV bars (daily, intraday or generic layout)")
-    train.add_argument("--out", required=True, help="model directory to write (the price deployment's model_dir)")
-    train.add_argument("--session", choices=["regular", "all"], default="all",
-                       help="regular: keep 09:30-15:55 US/Eastern weekday bars (intraday data)")
+    train = sub.add_parser("train", help="train a price-direction model from bars into a model directory or registry")
+    _add_bars_source(train)
+    where = train.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="model directory to write (usable directly as the price deployment's model_dir)")
+    where.add_argument("--registry", help="model registry to publish the new version into")
+    train.add_argument("--promote", action="store_true", help="with --registry: make the new version production")
     train.add_argument("--version", default=None, help="version label; default: UTC time of training")
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")
+    _add_bars_source(data)
+    data.set_defaults(func=cmd_data)
+
+    tune_ = sub.add_parser("tune", help="Ray Tune sweep (Optuna + ASHA); the best trial can go into a registry")
+    _add_bars_source(tune_)
+    tune_.add_argument("--num-samples", type=int, default=16, help="trials (default 16)")
+    tune_.add_argument("--storage-path", default="var/tune", help="where Tune keeps results (default var/tune)")
+    tune_.add_argument("--name", default="patchtst-sweep", help="experiment name under the storage path")
+    tune_.add_argument("--resume", action="store_true", help="continue the named sweep where it stopped")
+    tune_.add_argument("--cpus-per-trial", type=float, default=1.0)
+    tune_.add_argument("--gpus-per-trial", type=float, default=0.5, help="fraction of a card; 0 on CPU clusters")
+    tune_.add_argument("--max-concurrent", type=int, default=2)
+    tune_.add_argument("--registry", help="publish the best trial's model into this registry")
+    tune_.add_argument("--promote", action="store_true", help="with --registry: make it production")
+    tune_.add_argument("--version", default=None)
+    _add_train_config(tune_)
+    tune_.set_defaults(func=cmd_tune)
+
+    retrain_ = sub.add_parser("retrain", help="refresh data, train a candidate, promote it if it passes the gate")
+    _add_bars_source(retrain_)
+    retrain_.add_argument("--registry", required=True)
+    retrain_.add_argument("--tolerance", type=float, default=0.10,
+                          help="promote when candidate log-loss <= production x (1 + tolerance) (default 0.10)")
+    retrain_.add_argument("--sweep", type=int, default=0, metavar="N",
+                          help="run a short N-trial sweep instead of reusing production's configuration")
+    retrain_.add_argument("--storage-path", default="var/tune")
+    retrain_.add_argument("--config-from-flags", action="store_true",
+                          help="train with the hyperparameter flags below instead of production's configuration")
+    _add_serve_target(retrain_)
+    _add_train_config(retrain_)
+    retrain_.set_defaults(func=cmd_retrain)
+
+    models = sub.add_parser("models", help="list the versions in a model registry (* = production)")
+    models.add_argument("--registry", required=True)
+    models.set_defaults(func=cmd_models)
+
+    for name, func, text in (("promote", cmd_promote, "make a registry version production"),
+                             ("rollback", cmd_rollback, "make the previous production version production again")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--registry", required=True)
+        if name == "promote":
+            cmd.add_argument("--version", required=True)
+        _add_serve_target(cmd)
+        cmd.set_defaults(func=func)
 
     request = sub.add_parser("request", help="print a JSON request body built from a bars CSV (for curl)")
     request.add_argument("--symbol", required=True)

@@ -10,7 +10,10 @@ Layouts read by `load_bars_csv` (column names are matched case-insensitively):
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +22,17 @@ import pandas as pd
 
 from models.price_direction import CLASSES, ohlcv_features
 
+logger = logging.getLogger(__name__)
+
 OHLCV = ["open", "high", "low", "close", "volume"]
 TIME_COLUMNS = ("timestamp", "datetime", "date")
+# How far back Yahoo serves each intraday interval, in days.
+YFINANCE_HISTORY_DAYS = {"1m": 7, "2m": 60, "5m": 60, "15m": 60, "30m": 60, "60m": 730, "90m": 60, "1h": 730}
+MARKET_TZ = "America/New_York"
+
+
+class DataSourceError(RuntimeError):
+    """A data source gave nothing usable; the message says which and what to do."""
 
 
 def shared_data_dir() -> Path:
@@ -46,6 +58,69 @@ def load_bars_csv(path: str | Path) -> pd.DataFrame:
     return frame[valid]
 
 
+def period_days(period: str) -> float:
+    """yfinance period ('60d', '3mo', '2y', 'ytd', 'max') in days, roughly."""
+    if period == "max":
+        return math.inf
+    if period == "ytd":
+        return 366
+    match = re.fullmatch(r"(\d+)(d|wk|mo|y)", period)
+    if not match:
+        raise ValueError(f"unknown period {period!r}: use e.g. 60d, 3mo, 2y, ytd or max")
+    return int(match[1]) * {"d": 1, "wk": 7, "mo": 31, "y": 366}[match[2]]
+
+
+def fetch_yfinance(symbol: str, interval: str, period: str, cache_dir: str | Path) -> pd.DataFrame:
+    """Bars from Yahoo through yfinance, merged into a local CSV cache that offline runs reuse.
+
+    yfinance returns an empty frame instead of raising when offline: with a cache that is a
+    warning and the cache is used; without one it is an error naming symbol and interval.
+    """
+    limit = YFINANCE_HISTORY_DAYS.get(interval)
+    if limit is not None and period_days(period) > limit:
+        raise ValueError(f"yfinance keeps {interval} bars for the last {limit} days only; use --period {limit}d or less")
+    cache = Path(cache_dir) / f"{symbol}_{interval}.csv"
+    import yfinance as yf
+
+    try:
+        raw = yf.download(symbol, period=period, interval=interval, auto_adjust=True, progress=False,
+                          multi_level_index=False)
+    except Exception as exc:  # yfinance raises on some network errors, returns empty on others
+        logger.warning("yfinance download of %s %s failed: %s", symbol, interval, exc)
+        raw = None
+    if raw is None or raw.empty:
+        if cache.is_file():
+            logger.warning("yfinance returned no bars for %s at %s; using the cache %s", symbol, interval, cache)
+            return load_bars_csv(cache)
+        raise DataSourceError(f"yfinance returned no bars for {symbol} at interval {interval} (offline or unknown "
+                              f"symbol) and there is no cache at {cache}; pass --bars with a CSV instead")
+    frame = raw.rename(columns=str.lower)[OHLCV].astype(float)
+    index = pd.DatetimeIndex(frame.index)
+    if index.tz is not None:  # intraday bars come zoned; keep exchange time, naive, like the shared CSVs
+        index = index.tz_convert(MARKET_TZ).tz_localize(None)
+    frame.index = index.rename("timestamp")
+    if cache.is_file():
+        frame = pd.concat([load_bars_csv(cache), frame])
+        frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    frame.to_csv(tmp)
+    os.replace(tmp, cache)
+    return frame
+
+
+def load_bars(csv: str | Path | None = None, symbol: str | None = None, interval: str = "5m",
+              period: str = "60d", cache_dir: str | Path = "var/bars", session: str = "all") -> pd.DataFrame:
+    """Bars from a CSV or from yfinance, optionally cut to the regular session."""
+    if csv is not None:
+        frame = load_bars_csv(csv)
+    elif symbol is not None:
+        frame = fetch_yfinance(symbol, interval, period, cache_dir)
+    else:
+        raise ValueError("give a CSV path or a symbol")
+    return regular_session(frame) if session == "regular" else frame
+
+
 def regular_session(frame: pd.DataFrame, start: str = "09:30", last_bar: str = "15:55") -> pd.DataFrame:
     """Weekday bars that start within the regular US session (timestamps in US/Eastern)."""
     times = frame.index.time
@@ -61,9 +136,9 @@ def horizon_log_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def direction_labels(returns: np.ndarray, flat_band_bp: float) -> np.ndarray:
-    """Class index per return in CLASSES order: up above +band, down below -band, else flat."""
-    band = flat_band_bp / 1e4
+def direction_labels(returns: np.ndarray, band: float | np.ndarray) -> np.ndarray:
+    """Class index per return in CLASSES order: up above +band, down below -band, else flat.
+    `band` is a log return, one for all or one per return."""
     labels = np.full(len(returns), CLASSES.index("flat"), dtype=np.int64)
     labels[returns > band] = CLASSES.index("up")
     labels[returns < -band] = CLASSES.index("down")
@@ -89,10 +164,25 @@ class Samples:
         return self.features[end - self.context_length:end]
 
 
-def make_samples(frame: pd.DataFrame, context_length: int, horizon: int, flat_band_bp: float) -> Samples:
+def flat_band(frame: pd.DataFrame, horizon: int, flat_band_bp: float, flat_band_vol: float = 0.0,
+              window: int = 256) -> float | np.ndarray:
+    """Flat band per bar: `flat_band_bp` basis points, or with flat_band_vol > 0 that many
+    horizon standard deviations (trailing `window`-bar volatility of 1-bar log returns x sqrt(horizon)),
+    whichever is wider. Only past bars enter the volatility."""
+    band = flat_band_bp / 1e4
+    if flat_band_vol <= 0:
+        return band
+    one_bar = np.log(frame["close"]).diff()
+    sigma = one_bar.rolling(window, min_periods=16).std().bfill().to_numpy()
+    return np.maximum(band, flat_band_vol * sigma * np.sqrt(horizon))
+
+
+def make_samples(frame: pd.DataFrame, context_length: int, horizon: int, flat_band_bp: float,
+                 flat_band_vol: float = 0.0) -> Samples:
     feats = ohlcv_features(*(frame[c].to_numpy() for c in OHLCV))
     returns = horizon_log_returns(frame["close"].to_numpy(), horizon)
-    return Samples(feats, returns, direction_labels(returns, flat_band_bp), context_length, horizon)
+    band = flat_band(frame, horizon, flat_band_bp, flat_band_vol)
+    return Samples(feats, returns, direction_labels(returns, band), context_length, horizon)
 
 
 @dataclass

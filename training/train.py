@@ -2,15 +2,20 @@
 
 Cross-entropy with AdamW, early stopping on validation log-loss (best weights kept), then a
 temperature fitted on validation so the probabilities are calibrated. The test part is
-scored once, at the end, beside the training base rate as the honest baseline.
+scored with the final model, beside the training base rate as the honest baseline.
+
+`train(..., report=...)` hands each epoch's metrics to a callback together with a function
+that writes a checkpoint (the best model so far, complete, plus the optimiser state);
+`resume_from` continues from such a checkpoint. Ray Tune drives training through these two.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +23,18 @@ import pandas as pd
 import torch
 from scipy.optimize import minimize_scalar
 
-from models.price_direction import CLASSES, PriceDirectionModel, PriceModelMetadata, build_patchtst
-from training.data import chronological_split, make_samples, normalisation_stats
+from models.price_direction import (
+    CLASSES,
+    PriceDirectionModel,
+    PriceModelMetadata,
+    build_patchtst,
+)
+from models.registry import new_version
+from training.data import Samples, Split, chronological_split, make_samples, normalisation_stats
 
 logger = logging.getLogger(__name__)
+TRAINER_STATE = "trainer_state.pt"
+MODEL_SUBDIR = "model"
 
 
 @dataclass
@@ -29,6 +42,7 @@ class TrainConfig:
     context_length: int = 512
     horizon: int = 12
     flat_band_bp: float = 5.0
+    flat_band_vol: float = 0.0  # > 0: flat band of this many horizon standard deviations (if wider)
     patch_length: int = 16
     patch_stride: int = 8
     d_model: int = 32
@@ -46,8 +60,40 @@ class TrainConfig:
     model_id: str = "patchtst-direction"
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.max_epochs < 1:
+            raise ValueError("max_epochs must be at least 1")
+        if self.d_model % self.num_attention_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by num_attention_heads {self.num_attention_heads}")
+        if self.patch_length > self.context_length:
+            raise ValueError("patch_length cannot exceed context_length")
 
-def _batches(samples, ends: np.ndarray, mean, std, batch_size: int, rng: np.random.Generator | None = None):
+
+@dataclass
+class Prepared:
+    """Everything fixed before the first step: samples, split, statistics fitted on train."""
+
+    frame: pd.DataFrame
+    samples: Samples
+    split: Split
+    mean: np.ndarray
+    std: np.ndarray
+    base_rates: np.ndarray
+    class_returns: list[float]
+
+
+def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
+    samples = make_samples(frame, config.context_length, config.horizon, config.flat_band_bp, config.flat_band_vol)
+    split = chronological_split(samples, step=config.sample_step)
+    mean, std = normalisation_stats(samples, split.train)
+    labels = samples.labels[split.train]
+    returns = samples.returns[split.train]
+    base_rates = np.bincount(labels, minlength=len(CLASSES)) / len(labels)
+    class_returns = [float(returns[labels == k].mean()) if (labels == k).any() else 0.0 for k in range(len(CLASSES))]
+    return Prepared(frame, samples, split, mean, std, base_rates, class_returns)
+
+
+def batches(samples: Samples, ends: np.ndarray, mean, std, batch_size: int, rng: np.random.Generator | None = None):
     order = rng.permutation(len(ends)) if rng is not None else np.arange(len(ends))
     for start in range(0, len(order), batch_size):
         idx = ends[order[start:start + batch_size]]
@@ -56,11 +102,11 @@ def _batches(samples, ends: np.ndarray, mean, std, batch_size: int, rng: np.rand
 
 
 @torch.inference_mode()
-def _logits(network, samples, ends, mean, std, batch_size=256) -> tuple[torch.Tensor, torch.Tensor]:
+def logits_of(network, samples: Samples, ends: np.ndarray, mean, std, batch_size=256):
     network.eval()
     outs, labels = [], []
-    for x, y in _batches(samples, ends, mean, std, batch_size):
-        outs.append(network(past_values=x).prediction_logits)
+    for x, y in batches(samples, ends, mean, std, batch_size):
+        outs.append(network(past_values=x.to(network.device)).prediction_logits.float().cpu())
         labels.append(y)
     return torch.cat(outs), torch.cat(labels)
 
@@ -72,86 +118,126 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
 
 
-def evaluate(logits: torch.Tensor, labels: torch.Tensor, temperature: float, base_rates: np.ndarray) -> dict:
-    probs = torch.softmax(logits / temperature, dim=-1)
-    n = len(labels)
+def score(probs: torch.Tensor, labels: torch.Tensor, base_rates: np.ndarray) -> dict:
+    """Log-loss and accuracy of `probs`, beside the base-rate forecast on the same labels."""
     base = torch.as_tensor(base_rates, dtype=torch.float32).clamp_min(1e-6)
     return {
-        "samples": n,
-        "log_loss": torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-9)), labels).item(),
+        "samples": len(labels),
+        "log_loss": -torch.log(probs.clamp_min(1e-9)[torch.arange(len(labels)), labels]).mean().item(),
         "accuracy": (probs.argmax(-1) == labels).float().mean().item(),
         "base_rate_log_loss": -torch.log(base[labels]).mean().item(),
         "majority_accuracy": (labels == int(np.argmax(base_rates))).float().mean().item(),
     }
 
 
-def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path, version: str | None = None) -> dict:
-    """Train on `frame` (OHLCV, time-indexed) and save a model directory at `out_dir`."""
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    samples = make_samples(frame, config.context_length, config.horizon, config.flat_band_bp)
-    split = chronological_split(samples, step=config.sample_step)
-    mean, std = normalisation_stats(samples, split.train)
-    train_labels = samples.labels[split.train]
-    base_rates = np.bincount(train_labels, minlength=len(CLASSES)) / len(train_labels)
-    class_returns = [float(np.nanmean(samples.returns[split.train][train_labels == k])) if (train_labels == k).any()
-                     else 0.0 for k in range(len(CLASSES))]
+def code_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
-    network = build_patchtst(config.context_length, config.patch_length, config.patch_stride, config.d_model,
-                             config.num_attention_heads, config.num_hidden_layers, config.ffn_dim, config.dropout)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    best = {"val_loss": float("inf"), "epoch": -1, "state": None}
-    history = []
-    for epoch in range(config.max_epochs):
-        start = time.perf_counter()
-        network.train()
-        losses = []
-        for x, y in _batches(samples, split.train, mean, std, config.batch_size, rng):
-            loss = torch.nn.functional.cross_entropy(network(past_values=x).prediction_logits, y)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
-        val_logits, val_labels = _logits(network, samples, split.validation, mean, std)
-        val_loss = torch.nn.functional.cross_entropy(val_logits, val_labels).item()
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-                        "seconds": time.perf_counter() - start})
-        logger.info("epoch %d  train %.4f  val %.4f  (%.0f s)", epoch, history[-1]["train_loss"], val_loss,
-                    history[-1]["seconds"])
-        if val_loss < best["val_loss"]:
-            best = {"val_loss": val_loss, "epoch": epoch,
-                    "state": {k: v.detach().clone() for k, v in network.state_dict().items()}}
-        elif epoch - best["epoch"] >= config.patience:
-            logger.info("early stop: no validation gain for %d epochs", config.patience)
-            break
-    network.load_state_dict(best["state"])
 
-    val_logits, val_labels = _logits(network, samples, split.validation, mean, std)
+def finalize(network, prepared: Prepared, config: TrainConfig, version: str, history: list[dict],
+             best_epoch: int) -> tuple[PriceDirectionModel, dict]:
+    """Calibrate on validation, score validation and test, and wrap everything into a model."""
+    p = prepared
+    val_logits, val_labels = logits_of(network, p.samples, p.split.validation, p.mean, p.std)
     temperature = fit_temperature(val_logits, val_labels)
-    test_logits, test_labels = _logits(network, samples, split.test, mean, std)
+    test_logits, test_labels = logits_of(network, p.samples, p.split.test, p.mean, p.std)
     metrics = {
-        "best_epoch": best["epoch"],
-        "validation": evaluate(val_logits, val_labels, temperature, base_rates),
-        "test": evaluate(test_logits, test_labels, temperature, base_rates),
+        "best_epoch": best_epoch,
+        "validation": score(torch.softmax(val_logits / temperature, -1), val_labels, p.base_rates),
+        "test": score(torch.softmax(test_logits / temperature, -1), test_labels, p.base_rates),
         "history": history,
     }
-    index = frame.index
+    index = p.frame.index
     metadata = PriceModelMetadata(
-        model_id=config.model_id,
-        version=version or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-        horizon=config.horizon,
-        flat_band_bp=config.flat_band_bp,
-        feature_mean=mean.tolist(),
-        feature_std=std.tolist(),
-        class_mean_returns=class_returns,
+        model_id=config.model_id, version=version, horizon=config.horizon, flat_band_bp=config.flat_band_bp,
+        feature_mean=p.mean.tolist(), feature_std=p.std.tolist(), class_mean_returns=p.class_returns,
         temperature=temperature,
         extra={
             "train_config": asdict(config),
             "data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": len(index),
-                            "train_until": str(index[int(split.train.max())])},
-            "base_rates": dict(zip(CLASSES, base_rates.tolist())),
+                            "train_until": str(index[int(p.split.train.max())])},
+            "base_rates": dict(zip(CLASSES, p.base_rates.tolist())),
             "metrics": metrics,
+            "code_commit": code_commit(),
         },
     )
-    PriceDirectionModel(network, metadata, prefer_gpu=False).save(out_dir)
-    return metrics
+    return PriceDirectionModel(network, metadata, prefer_gpu=False), metrics
+
+
+Report = Callable[[dict, Callable[[Path], None]], None]
+
+
+def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None = None, version: str | None = None,
+          report: Report | None = None, resume_from: str | Path | None = None) -> tuple[PriceDirectionModel, dict]:
+    """Train on `frame` (OHLCV, time-indexed); returns the final model and its metrics,
+    and saves the model directory at `out_dir` when given."""
+    version = version or new_version()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    prepared = prepare(frame, config)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    network = build_patchtst(config.context_length, config.patch_length, config.patch_stride, config.d_model,
+                             config.num_attention_heads, config.num_hidden_layers, config.ffn_dim,
+                             config.dropout).to(device)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "best_weights": None, "history": []}
+    if resume_from is not None:
+        state = torch.load(Path(resume_from) / TRAINER_STATE, weights_only=False)
+        network.load_state_dict(state.pop("weights"))
+        optimiser.load_state_dict(state.pop("optimiser"))
+        rng = state.pop("rng")
+        logger.info("resumed at epoch %d from %s", state["epoch"], resume_from)
+
+    def best_network():
+        best = build_patchtst(config.context_length, config.patch_length, config.patch_stride, config.d_model,
+                              config.num_attention_heads, config.num_hidden_layers, config.ffn_dim, config.dropout)
+        best.load_state_dict(state["best_weights"])
+        return best.to(device)
+
+    def write_checkpoint(directory: Path) -> None:
+        model, _ = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
+        model.save(Path(directory) / MODEL_SUBDIR)
+        torch.save({**state, "weights": network.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng},
+                   Path(directory) / TRAINER_STATE)
+
+    p = prepared
+    val_labels_all = torch.from_numpy(p.samples.labels[p.split.validation])
+    base_rate_val_loss = score(torch.as_tensor(p.base_rates, dtype=torch.float32).expand(len(val_labels_all), -1),
+                               val_labels_all, p.base_rates)["log_loss"]
+    while state["epoch"] < config.max_epochs:
+        epoch, start = state["epoch"], time.perf_counter()
+        network.train()
+        losses = []
+        for x, y in batches(p.samples, p.split.train, p.mean, p.std, config.batch_size, rng):
+            loss = torch.nn.functional.cross_entropy(network(past_values=x.to(device)).prediction_logits, y.to(device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+        val_logits, val_labels = logits_of(network, p.samples, p.split.validation, p.mean, p.std)
+        val_loss = torch.nn.functional.cross_entropy(val_logits, val_labels).item()
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                  "seconds": time.perf_counter() - start}
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        if val_loss < state["best_loss"]:
+            state.update(best_loss=val_loss, best_epoch=epoch,
+                         best_weights={k: v.detach().cpu().clone() for k, v in network.state_dict().items()})
+        logger.info("epoch %d  train %.4f  val %.4f  best %.4f (epoch %d)  %.0f s", epoch, record["train_loss"],
+                    val_loss, state["best_loss"], state["best_epoch"], record["seconds"])
+        if report is not None:
+            report({**record, "best_val_loss": state["best_loss"], "base_rate_val_loss": base_rate_val_loss},
+                   write_checkpoint)
+        if epoch - state["best_epoch"] >= config.patience:
+            logger.info("early stop: no validation gain for %d epochs", config.patience)
+            break
+
+    model, metrics = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
+    if out_dir is not None:
+        model.save(out_dir)
+    return model, metrics

@@ -72,7 +72,7 @@ def test_labels_use_the_flat_band():
     close = np.array([100.0, 100.0, 100.2, 99.0])
     r = horizon_log_returns(close, 1)
     assert np.isnan(r[-1])
-    labels = direction_labels(r[:-1], flat_band_bp=10)
+    labels = direction_labels(r[:-1], band=10 / 1e4)
     assert [CLASSES[k] for k in labels] == ["flat", "up", "down"]
 
 

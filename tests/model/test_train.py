@@ -15,7 +15,7 @@ def test_train_writes_a_loadable_model(tmp_path):
                          index=pd.to_datetime(bars["timestamps"], unit="s"))
     config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
                          num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
-    metrics = train(frame, config, tmp_path / "model", version="v1")
+    _, metrics = train(frame, config, tmp_path / "model", version="v1")
     assert metrics["test"]["samples"] > 0 and len(metrics["history"]) == 2
     model = PriceDirectionModel.load(tmp_path / "model", prefer_gpu=False)
     assert model.metadata.version == "v1" and model.context_length == 32

@@ -1,0 +1,138 @@
+"""A versioned store of price models on disk, with a `production` pointer.
+
+    <root>/versions/<version>/   a complete model directory (weights, config, investiq.json)
+    <root>/production.json       {"version": ..., "history": [older production versions]}
+    <root>/decisions.jsonl       one line per promotion, rollback or rejected candidate
+
+Publishing writes the model beside the store and renames it into `versions/` (atomic on one
+filesystem), and the pointer is replaced atomically and fsync'd, so a reader never sees a
+half-written version and a crash at any point leaves production as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from models.price_direction import METADATA_FILE
+
+POINTER = "production.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ModelRegistry:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+
+    @staticmethod
+    def is_registry(path: str | Path) -> bool:
+        return (Path(path) / "versions").is_dir()
+
+    def path_of(self, version: str) -> Path:
+        path = self.versions_dir / version
+        if not (path / METADATA_FILE).is_file():
+            raise KeyError(f"no model version {version!r} in {self.root}")
+        return path
+
+    def versions(self) -> list[str]:
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.versions_dir.iterdir() if (p / METADATA_FILE).is_file())
+
+    def metadata(self, version: str) -> dict:
+        return json.loads((self.path_of(version) / METADATA_FILE).read_text())
+
+    def _pointer(self) -> dict:
+        path = self.root / POINTER
+        return json.loads(path.read_text()) if path.is_file() else {"version": None, "history": []}
+
+    def production(self) -> str | None:
+        return self._pointer()["version"]
+
+    def production_path(self) -> Path:
+        version = self.production()
+        if version is None:
+            raise FileNotFoundError(f"model registry {self.root} has no production version yet")
+        return self.path_of(version)
+
+    def publish(self, model_dir: str | Path, version: str) -> Path:
+        """Copy a finished model directory in as `version`; it appears whole or not at all."""
+        target = self.versions_dir / version
+        if target.exists():
+            raise FileExistsError(f"version {version!r} already exists in {self.root}")
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".staging-{version}-"))
+        try:
+            shutil.copytree(model_dir, staging, dirs_exist_ok=True)
+            for file in staging.iterdir():
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+            os.rename(staging, target)
+            _fsync_dir(self.versions_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def promote(self, version: str, reason: str = "promoted by hand") -> Path:
+        path = self.path_of(version)
+        pointer = self._pointer()
+        history = pointer["history"] + ([pointer["version"]] if pointer["version"] else [])
+        _write_atomic(self.root / POINTER, json.dumps({"version": version, "history": history}))
+        self.record({"action": "promote", "version": version, "previous": pointer["version"], "reason": reason})
+        return path
+
+    def rollback(self) -> str:
+        """Production goes back to the version before it."""
+        pointer = self._pointer()
+        if not pointer["history"]:
+            raise ValueError(f"nothing to roll back to in {self.root}: no earlier production version")
+        version, history = pointer["history"][-1], pointer["history"][:-1]
+        self.path_of(version)
+        _write_atomic(self.root / POINTER, json.dumps({"version": version, "history": history}))
+        self.record({"action": "rollback", "version": version, "previous": pointer["version"]})
+        return version
+
+    def record(self, decision: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **decision})
+        with open(self.root / "decisions.jsonl", "a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def decisions(self) -> list[dict]:
+        path = self.root / "decisions.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def new_version() -> str:
+    """A version label that sorts by time: the UTC time of creation."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """A model directory as given, or the production version when `path` is a registry."""
+    return ModelRegistry(path).production_path() if ModelRegistry.is_registry(path) else Path(path)

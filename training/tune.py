@@ -1,0 +1,105 @@
+"""Ray Tune sweep over PatchTST hyperparameters: Optuna proposes, ASHA stops weak trials early.
+
+Each trial runs `training.train.train` and reports every epoch with a checkpoint holding its
+best model so far, so the best trial's last checkpoint is a complete model directory, ready
+to become a registry candidate. The metric is validation log-loss minus the validation
+log-loss of the training base rates: trials with different flat bands label the data
+differently, and only the gap to their own base rate compares across them.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import ray
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from models.price_direction import PriceDirectionModel
+from training.train import MODEL_SUBDIR, TrainConfig, train
+
+logger = logging.getLogger(__name__)
+METRIC, MODE = "val_loss_gap", "min"
+
+
+def search_space(max_context: int) -> dict:
+    contexts = [c for c in (64, 128, 256, 512) if c <= max_context] or [max_context]
+    return {
+        "context_length": tune.choice(contexts),
+        "patch_length": tune.choice([8, 16]),
+        "patch_stride": tune.choice([4, 8]),
+        "d_model": tune.choice([16, 32, 64]),
+        "num_hidden_layers": tune.choice([1, 2, 3]),
+        "num_attention_heads": tune.choice([2, 4]),
+        "dropout": tune.uniform(0.0, 0.4),
+        "learning_rate": tune.loguniform(1e-4, 3e-3),
+        "flat_band_bp": tune.uniform(2.0, 15.0),
+    }
+
+
+def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int) -> None:
+    torch.set_num_threads(threads)
+    config = TrainConfig(**{**base, **params})
+
+    def report(record: dict, write_checkpoint) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_checkpoint(Path(tmp))
+            gap = record["best_val_loss"] - record["base_rate_val_loss"]
+            tune.report({**record, METRIC: gap}, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        train(frame, config, report=report)
+    else:  # a restored sweep continues the trial where it stopped
+        with checkpoint.as_directory() as resume_dir:
+            train(frame, config, report=report, resume_from=resume_dir)
+
+
+def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_path: str | Path,
+              name: str = "patchtst-sweep", cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.5,
+              max_concurrent: int = 2, space: dict | None = None, resume: bool = False, seed: int = 0):
+    """Run (or, with resume, continue) a sweep; returns Tune's ResultGrid."""
+    if not ray.is_initialized():
+        ray.init()
+    if gpus_per_trial and not ray.cluster_resources().get("GPU"):
+        logger.warning("no GPUs in the Ray cluster: trials run on CPU")
+        gpus_per_trial = 0
+    storage_path = str(Path(storage_path).resolve())
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, frame=frame, base=asdict(base), threads=max(1, int(cpus_per_trial))),
+        {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+    )
+    experiment = Path(storage_path) / name
+    if resume and tune.Tuner.can_restore(str(experiment)):
+        logger.info("resuming sweep at %s", experiment)
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space if space is not None else search_space(base.context_length),
+            tune_config=tune.TuneConfig(
+                metric=METRIC, mode=MODE, num_samples=num_samples, max_concurrent_trials=max_concurrent,
+                search_alg=OptunaSearch(seed=seed),
+                scheduler=ASHAScheduler(max_t=base.max_epochs, grace_period=1, reduction_factor=2),
+            ),
+            run_config=tune.RunConfig(name=name, storage_path=storage_path,
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+        )
+    return tuner.fit()
+
+
+def best_of(results) -> tuple[TrainConfig, Path]:
+    """The best trial's configuration and the model directory in its last checkpoint
+    (which holds that trial's best epoch)."""
+    best = results.get_best_result(metric=METRIC, mode=MODE, scope="all")
+    if best.checkpoint is None:
+        raise RuntimeError("no trial of the sweep produced a checkpoint")
+    model_dir = Path(best.checkpoint.to_directory()) / MODEL_SUBDIR
+    metadata = PriceDirectionModel.load(model_dir, prefer_gpu=False).metadata
+    return TrainConfig(**metadata.extra["train_config"]), model_dir
