@@ -78,7 +78,8 @@ class ModelRegistry:
         return self.path_of(version)
 
     def publish(self, model_dir: str | Path, version: str) -> Path:
-        """Copy a finished model directory in as `version`; it appears whole or not at all."""
+        """Copy a finished model directory in as `version`; it appears whole or not at all.
+        The copy's metadata carries `version`, so what Serve reports is the registry's name."""
         target = self.versions_dir / version
         if target.exists():
             raise FileExistsError(f"version {version!r} already exists in {self.root}")
@@ -86,6 +87,8 @@ class ModelRegistry:
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".staging-{version}-"))
         try:
             shutil.copytree(model_dir, staging, dirs_exist_ok=True)
+            meta_path = staging / METADATA_FILE
+            meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "version": version}, indent=2))
             for file in staging.iterdir():
                 with open(file, "rb") as f:
                     os.fsync(f.fileno())

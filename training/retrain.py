@@ -82,7 +82,6 @@ def retrain(frame: pd.DataFrame, registry_root: str | Path, config: TrainConfig 
 
             config, model_dir = best_of(run_sweep(frame, config, sweep_samples, storage_path, name=f"retrain-{version}"))
             candidate = PriceDirectionModel.load(model_dir, prefer_gpu=False)
-            candidate.metadata.version = version
         else:
             candidate, _ = train(frame, config, version=version)
         promote, reasons, scores = gate(candidate, production, frame, config, tolerance)

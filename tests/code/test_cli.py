@@ -20,8 +20,30 @@ def test_request_body_is_a_valid_signal_request(tmp_path, capsys):
     assert [o.outcome for o in request.outcomes] == ["win", "loss"]
 
 
-@pytest.mark.parametrize("command", ["train", "request"])
+@pytest.mark.parametrize("command", ["data", "train", "tune", "retrain", "models", "promote", "rollback", "request"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
     assert exit_.value.code == 0 and "usage: investiq" in capsys.readouterr().out
+
+
+def test_train_into_a_registry_then_list_promote_and_roll_back(tmp_path, capsys):
+    bars = random_walk_bars(900, seed=2)
+    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
+                         index=pd.to_datetime(bars["timestamps"], unit="s").rename("timestamp"))
+    frame.to_csv(tmp_path / "bars.csv")
+    tiny = ["--context-length", "32", "--horizon", "4", "--patch-length", "8", "--patch-stride", "8",
+            "--d-model", "8", "--num-attention-heads", "2", "--num-hidden-layers", "1", "--ffn-dim", "16",
+            "--max-epochs", "1"]
+    registry = str(tmp_path / "registry")
+    for version in ("a", "b"):
+        main(["train", "--bars", str(tmp_path / "bars.csv"), "--registry", registry, "--promote",
+              "--version", version, *tiny])
+    capsys.readouterr()
+    main(["models", "--registry", registry])
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("  a ") and listing[1].startswith("* b ")
+    main(["rollback", "--registry", registry])
+    assert "back to a" in capsys.readouterr().out
+    main(["promote", "--registry", registry, "--version", "b"])
+    assert "production is now b" in capsys.readouterr().out

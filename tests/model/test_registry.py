@@ -28,6 +28,11 @@ def test_publish_promote_list_rollback(registry):
     assert [d["action"] for d in registry.decisions()] == ["promote", "promote", "rollback"]
 
 
+def test_the_published_model_reports_the_registry_version(registry, tmp_path):
+    registry.publish(make_tiny_price_model(tmp_path / "trained", "trained-at-noon"), "v3")
+    assert registry.metadata("v3")["version"] == "v3"
+
+
 def test_a_version_cannot_be_overwritten(registry, tmp_path):
     with pytest.raises(FileExistsError):
         registry.publish(make_tiny_price_model(tmp_path / "again", "v1"), "v1")

@@ -1,18 +1,25 @@
 """`serve run serve_config.yaml` as a user runs it: a subprocess with its own Ray (no GPUs
-on this machine, so it also proves the GPU layout comes up on a cluster without GPUs)."""
+on this machine, so it also proves the GPU layout comes up on a cluster without GPUs).
+The price model comes from a registry, and promotion and rollback reach the running app
+through the Serve REST API while requests stream in."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, TINY_CONTEXT, WORK_DIR, random_walk_bars
+from models.registry import ModelRegistry
+from tests.conftest import PROJECT_ROOT, TINY_CONTEXT, WORK_DIR, make_tiny_price_model, random_walk_bars
 from tests.serve.conftest import free_port, wait_until
+from training.retrain import point_serve_at
 
 
 def config_with(tiny_bert_dir, tiny_price_dir, data_dir: Path, port: int) -> dict:
@@ -27,11 +34,21 @@ def config_with(tiny_bert_dir, tiny_price_dir, data_dir: Path, port: int) -> dic
 
 
 @pytest.fixture(scope="module")
-def served(tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+def registry(tmp_path_factory) -> ModelRegistry:
+    tmp = tmp_path_factory.mktemp("registry")
+    registry = ModelRegistry(tmp / "registry")
+    for version in ("v1", "v2"):
+        registry.publish(make_tiny_price_model(tmp / version, version), version)
+    registry.promote("v1")
+    return registry
+
+
+@pytest.fixture(scope="module")
+def served(tiny_bert_dir, registry, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve-run")
     port = free_port()
     config_path = tmp / "serve_config.yaml"
-    config_path.write_text(yaml.safe_dump(config_with(tiny_bert_dir, tiny_price_dir, tmp / "var", port)))
+    config_path.write_text(yaml.safe_dump(config_with(tiny_bert_dir, registry.root, tmp / "var", port)))
     env = {**os.environ, "RAY_TMPDIR": str(WORK_DIR / "ray-serve-run"), "RAY_AUTH_MODE": "disabled",
            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
@@ -68,3 +85,45 @@ def test_serve_run_answers_a_signal(served):
     branches = httpx.get(f"{base}/readyz", timeout=5).json()["branches"]
     assert branches["sentiment"]["gpu_ids"] == [] and branches["sentiment"]["device"] == "cpu"
     assert "sentiment, price run on CPU" in log_path.read_text()
+
+
+def dashboard_address(log_path: Path) -> str:
+    match = re.search(r"View the dashboard at \S*?(http://[\d.]+:\d+)", log_path.read_text())
+    assert match, "serve run did not print its dashboard address"
+    return match[1]
+
+
+def test_promotion_and_rollback_under_load_drop_no_request(served, registry):
+    base, log_path = served
+    body = {"symbol": "SPY", "bars": random_walk_bars(TINY_CONTEXT + 1)}
+    seen, failures, stop = [], [], threading.Event()
+
+    def stream():
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while not stop.is_set():
+                r = client.post("/v1/price/predict", json=body)
+                if r.status_code == 200:
+                    seen.append(r.json()["version"])
+                else:
+                    failures.append((r.status_code, r.text))
+                time.sleep(0.01)
+
+    worker = threading.Thread(target=stream)
+    worker.start()
+    try:
+        wait_until(lambda: seen and seen[-1] == "v1", 30, "v1 served")
+        address = dashboard_address(log_path)
+        point_serve_at(registry.promote("v2"), address)
+        wait_until(lambda: seen[-1] == "v2", 60, "v2 served after promotion")
+        point_serve_at(registry.path_of(registry.rollback()), address)
+        wait_until(lambda: seen[-1] == "v1", 60, "v1 served after rollback")
+    finally:
+        stop.set()
+        worker.join(30)
+    assert failures == []
+    assert len(seen) > 20
+    # versions change in order, each once: v1 ... v2 ... v1
+    changes = [v for i, v in enumerate(seen) if i == 0 or v != seen[i - 1]]
+    assert changes == ["v1", "v2", "v1"]
+    # The replica was reconfigured in place, not restarted.
+    assert log_path.read_text().count("Adding 1 replica to Deployment(name='Price'") == 1
