@@ -6,7 +6,9 @@ import ray
 
 
 def replica_devices(device: str | None) -> dict:
-    info = {"device": device, "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "gpu_memory_mb": None}
+    # ray.get_gpu_ids() would start a Ray instance when called outside one.
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()] if ray.is_initialized() else []
+    info = {"device": device, "gpu_ids": gpu_ids, "gpu_memory_mb": None}
     if device and device.startswith("cuda"):
         import torch  # only replicas that run on CUDA have it loaded already
 

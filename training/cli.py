@@ -34,7 +34,14 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> None:
     from training.train import train
 
-    model, metrics = train(_bars(args), _train_config(args), args.out, version=args.version)
+    report = None
+    if args.checkpoint_dir:
+        def report(record, write_checkpoint):  # the latest epoch's state, replaced each epoch
+            write_checkpoint(Path(args.checkpoint_dir))
+
+        Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    model, metrics = train(_bars(args), _train_config(args), args.out, version=args.version, report=report,
+                           resume_from=args.resume)
     summary = {"version": model.metadata.version, "best_epoch": metrics["best_epoch"],
                "validation": metrics["validation"], "test": metrics["test"]}
     if args.registry:
@@ -167,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--registry", help="model registry to publish the new version into")
     train.add_argument("--promote", action="store_true", help="with --registry: make the new version production")
     train.add_argument("--version", default=None, help="version label; default: UTC time of training")
+    train.add_argument("--checkpoint-dir", help="write a checkpoint here after every epoch")
+    train.add_argument("--resume", help="continue from a checkpoint directory written by --checkpoint-dir")
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
 

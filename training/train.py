@@ -191,6 +191,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None =
         network.load_state_dict(state.pop("weights"))
         optimiser.load_state_dict(state.pop("optimiser"))
         rng = state.pop("rng")
+        torch.set_rng_state(state.pop("torch_rng"))  # dropout draws continue where they stopped
         logger.info("resumed at epoch %d from %s", state["epoch"], resume_from)
 
     def best_network():
@@ -200,10 +201,11 @@ def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None =
         return best.to(device)
 
     def write_checkpoint(directory: Path) -> None:
-        model, _ = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
+        with torch.random.fork_rng():  # building the copy must not move training's random stream
+            model, _ = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
         model.save(Path(directory) / MODEL_SUBDIR)
-        torch.save({**state, "weights": network.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng},
-                   Path(directory) / TRAINER_STATE)
+        torch.save({**state, "weights": network.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng,
+                    "torch_rng": torch.get_rng_state()}, Path(directory) / TRAINER_STATE)
 
     p = prepared
     val_labels_all = torch.from_numpy(p.samples.labels[p.split.validation])
