@@ -18,8 +18,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,18 +83,6 @@ def memory_of(pid: int) -> tuple[str, float, float] | None:
     return Path(name).name[:60], fields.get("Rss", 0.0), fields.get("Pss", 0.0)
 
 
-def serve_config(bert: Path, price: Path, data_dir: Path, port: int) -> dict:
-    """The repo's serve_config.yaml with the bench's models, data dir and port."""
-    import yaml
-
-    config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
-    config["http_options"]["port"] = port
-    app_args = config["applications"][0]["args"]
-    app_args["sentiment"]["model"], app_args["price"]["model_dir"] = str(bert), str(price)
-    app_args["data_dir"] = str(data_dir)
-    return config
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="tiny models (smoke test)")
@@ -106,27 +92,20 @@ def main() -> None:
     args = parser.parse_args()
 
     import httpx
-    import yaml
 
-    from tests.conftest import random_walk_bars
+    from tests.support import random_walk_bars, serve_config_with, serve_run
 
     (ROOT / ".tmp").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="graph-memory-", dir=ROOT / ".tmp"))
-    config_path = work / "serve_config.yaml"
-    config_path.write_text(yaml.safe_dump(serve_config(make_sentiment_checkpoint(work / "bert", args.tiny),
-                                                       make_price_model(work / "price", args.tiny),
-                                                       work / "var", args.port)))
-    env = {**os.environ, "RAY_TMPDIR": str(work / "ray")}
-    env.pop("RAY_ADDRESS", None)
-    serve_bin = Path(sys.executable).with_name("serve")
-    proc = subprocess.Popen([str(serve_bin), "run", str(config_path)], cwd=ROOT, env=env,
-                            stdout=(work / "serve.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    config = serve_config_with(make_sentiment_checkpoint(work / "bert", args.tiny),
+                               make_price_model(work / "price", args.tiny), work / "var", args.port)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
+        with serve_run(config, work) as (proc, log_path), \
+                httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
             started, ready = time.monotonic(), False
             while not ready:
                 if time.monotonic() - started > 300 or proc.poll() is not None:
-                    raise SystemExit(f"graph not ready after 300 s; see {work / 'serve.log'}")
+                    raise SystemExit(f"graph not ready after 300 s; see {log_path}")
                 time.sleep(1)
                 try:
                     r = client.get("/readyz")  # a plain-text 404 until the app's routes are up
@@ -140,14 +119,11 @@ def main() -> None:
                                                     "bars": bars})
                 r.raise_for_status()
                 assert not r.json()["degraded"], r.json()["degraded"]
-        rows = [m for pid in [proc.pid, *process_tree(proc.pid)] if (m := memory_of(pid))]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(work, ignore_errors=True)
+            rows = [m for pid in [proc.pid, *process_tree(proc.pid)] if (m := memory_of(pid))]
+    except BaseException:
+        print(f"kept {work} (serve.log) for a look", file=sys.stderr)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
 
     rows.sort(key=lambda r: -r[2])
     total_rss, total_pss = sum(r[1] for r in rows), sum(r[2] for r in rows)

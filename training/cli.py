@@ -20,6 +20,16 @@ def _add_train_config(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=type(f.default), default=f.default, help=f"default {f.default}")
 
 
+def _checkpoint_every_epoch(directory: Path):
+    """A train() report hook that keeps the latest epoch's checkpoint in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def report(record, write_checkpoint):
+        write_checkpoint(directory)
+
+    return report
+
+
 def _bars(args: argparse.Namespace):
     from training.data import load_bars
 
@@ -34,12 +44,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> None:
     from training.train import train
 
-    report = None
-    if args.checkpoint_dir:
-        def report(record, write_checkpoint):  # the latest epoch's state, replaced each epoch
-            write_checkpoint(Path(args.checkpoint_dir))
-
-        Path(args.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    report = _checkpoint_every_epoch(Path(args.checkpoint_dir)) if args.checkpoint_dir else None
     model, metrics = train(_bars(args), _train_config(args), args.out, version=args.version, report=report,
                            resume_from=args.resume)
     summary = {"version": model.metadata.version, "best_epoch": metrics["best_epoch"],

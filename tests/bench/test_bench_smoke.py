@@ -4,8 +4,8 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import PROJECT_ROOT
-from tests.serve.conftest import free_port
+from tests.support import PROJECT_ROOT
+from tests.support import free_port
 
 
 def test_graph_memory_smoke(tmp_path):

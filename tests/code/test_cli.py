@@ -1,18 +1,15 @@
 import json
 
-import pandas as pd
 import pytest
 
 from deployments.schemas import SignalRequest
-from tests.conftest import random_walk_bars
+from tests.support import random_walk_bars, random_walk_frame
 from training.cli import build_parser, main
 
 
 def test_request_body_is_a_valid_signal_request(tmp_path, capsys):
     bars = random_walk_bars(40)
-    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                         index=pd.to_datetime(bars["timestamps"], unit="s").rename("datetime"))
-    frame.to_csv(tmp_path / "bars.csv")
+    random_walk_frame(40).to_csv(tmp_path / "bars.csv")
     main(["request", "--symbol", "SPY", "--bars", str(tmp_path / "bars.csv"), "--last", "20",
           "--news", "shares rose", "--outcome", "momentum:win", "--outcome", "mean_rev:loss"])
     request = SignalRequest.model_validate(json.loads(capsys.readouterr().out))
@@ -28,10 +25,7 @@ def test_every_subcommand_has_help(command, capsys):
 
 
 def test_train_into_a_registry_then_list_promote_and_roll_back(tmp_path, capsys):
-    bars = random_walk_bars(900, seed=2)
-    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                         index=pd.to_datetime(bars["timestamps"], unit="s").rename("timestamp"))
-    frame.to_csv(tmp_path / "bars.csv")
+    random_walk_frame(900, seed=2).to_csv(tmp_path / "bars.csv")
     tiny = ["--context-length", "32", "--horizon", "4", "--patch-length", "8", "--patch-stride", "8",
             "--d-model", "8", "--num-attention-heads", "2", "--num-hidden-layers", "1", "--ffn-dim", "16",
             "--max-epochs", "1"]

@@ -5,7 +5,7 @@ import yaml
 
 from deployments.config import GraphConfig
 from graph import fit_gpu_plan, resolve_devices
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT
 
 
 def shipped_config() -> GraphConfig:

@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 
 from deployments.config import GraphConfig, Placement
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT
 
 
 def setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -15,17 +15,11 @@ from training.data import (
     regular_session,
     shared_data_dir,
 )
-from tests.conftest import random_walk_bars
+from tests.support import random_walk_frame
 
 SHARED = shared_data_dir()
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"reference data not found at {SHARED} "
                                   "(set INVESTIQ_SHARED_DATA)")
-
-
-def bars_frame(n: int, seed: int = 0) -> pd.DataFrame:
-    bars = random_walk_bars(n, seed)
-    index = pd.to_datetime(bars.pop("timestamps"), unit="s")
-    return pd.DataFrame(bars, index=index)
 
 
 @needs_shared
@@ -77,7 +71,7 @@ def test_labels_use_the_flat_band():
 
 
 def test_no_test_window_overlaps_training_data():
-    samples = make_samples(bars_frame(3000), context_length=64, horizon=12, flat_band_bp=5)
+    samples = make_samples(random_walk_frame(3000), context_length=64, horizon=12, flat_band_bp=5)
     split = chronological_split(samples)
 
     def bars_touched(ends):  # every bar a part reads (context) or labels (horizon)
@@ -89,7 +83,7 @@ def test_no_test_window_overlaps_training_data():
 
 
 def test_normalisation_is_fitted_on_train_rows_only():
-    frame = bars_frame(2000)
+    frame = random_walk_frame(2000)
     frame.iloc[1500:, frame.columns.get_loc("volume")] *= 1000  # a regime after the training part
     samples = make_samples(frame, context_length=32, horizon=4, flat_band_bp=5)
     split = chronological_split(samples)

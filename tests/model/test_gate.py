@@ -1,9 +1,8 @@
 """The promotion gate, both ways, on models trained here."""
 
-import pandas as pd
 import pytest
 
-from tests.conftest import random_walk_bars
+from tests.support import random_walk_frame
 from training.retrain import gate
 from training.train import TrainConfig, train
 
@@ -13,9 +12,7 @@ CONFIG = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=
 
 @pytest.fixture(scope="module")
 def frame():
-    bars = random_walk_bars(1200, seed=5)
-    return pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                        index=pd.to_datetime(bars["timestamps"], unit="s"))
+    return random_walk_frame(1200, seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from models.price_direction import CHANNELS, CLASSES, PriceDirectionModel, ohlcv_features
-from tests.conftest import TINY_CONTEXT, random_walk_bars
+from tests.support import TINY_CONTEXT, random_walk_bars
 
 
 def _columns(bars):

@@ -8,7 +8,7 @@ import pytest
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
 from deployments.price import PriceDeployment
-from tests.conftest import TINY_CONTEXT, make_tiny_price_model, random_walk_bars
+from tests.support import TINY_CONTEXT, make_tiny_price_model, random_walk_bars
 
 BARS = {k: v for k, v in random_walk_bars(TINY_CONTEXT + 1).items() if k != "timestamps"}
 

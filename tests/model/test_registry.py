@@ -5,7 +5,7 @@ import os
 import pytest
 
 from models.registry import ModelRegistry, resolve_model_dir
-from tests.conftest import make_tiny_price_model
+from tests.support import make_tiny_price_model
 
 
 @pytest.fixture

@@ -1,18 +1,16 @@
 """Training produces a directory the price deployment can load, with calibrated probabilities."""
 
-import pandas as pd
 import pytest
 import torch
 
 from models.price_direction import PriceDirectionModel
-from tests.conftest import random_walk_bars
+from tests.support import random_walk_bars, random_walk_frame
 from training.train import TrainConfig, fit_temperature, train
 
 
 def test_train_writes_a_loadable_model(tmp_path):
     bars = random_walk_bars(1500, seed=3)
-    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                         index=pd.to_datetime(bars["timestamps"], unit="s"))
+    frame = random_walk_frame(1500, seed=3)
     config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
                          num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
     _, metrics = train(frame, config, tmp_path / "model", version="v1")
@@ -33,9 +31,7 @@ def test_fit_temperature_recovers_a_known_temperature():
 
 
 def test_training_resumes_from_a_checkpoint(tmp_path):
-    bars = random_walk_bars(1200, seed=4)
-    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                         index=pd.to_datetime(bars["timestamps"], unit="s"))
+    frame = random_walk_frame(1200, seed=4)
     config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
                          num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=3, patience=5)
     straight, _ = train(frame, config, version="x")

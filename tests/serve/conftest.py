@@ -1,35 +1,12 @@
 """One Ray instance for the whole session, with two simulated GPUs (ray.init(num_gpus=2)
 works on a CPU machine: replicas get GPU ids, torch still sees no CUDA and runs on CPU)."""
 
-import socket
-import time
-
 import httpx
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT, free_port, wait_until
 
 APP = "investiq"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(interval_s)
-    raise AssertionError(f"{what} not reached within {timeout_s} s (last error: {last!r})")
 
 
 @pytest.fixture(scope="session")

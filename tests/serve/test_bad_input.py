@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from tests.conftest import TINY_CONTEXT, random_walk_bars
+from tests.support import TINY_CONTEXT, random_walk_bars
 
 BARS = random_walk_bars(TINY_CONTEXT + 5)
 

@@ -7,8 +7,8 @@ from deployments.config import IngressConfig, PriceConfig, SentimentConfig
 from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
-from tests.conftest import random_walk_bars
-from tests.serve.conftest import wait_until
+from tests.support import random_walk_bars
+from tests.support import wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
 
 SMALL = {"ray_actor_options": {"num_cpus": 0.1}}

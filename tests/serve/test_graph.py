@@ -8,8 +8,9 @@ import ray
 from ray import serve
 
 from models.signal_merge import MergeConfig, merge_signal
-from tests.conftest import TINY_CONTEXT, random_walk_bars
-from tests.serve.conftest import APP, wait_until
+from tests.support import TINY_CONTEXT, random_walk_bars
+from tests.serve.conftest import APP
+from tests.support import wait_until
 
 
 def _stats(deployment: str) -> dict:

@@ -3,34 +3,25 @@ on this machine, so it also proves the GPU layout comes up on a cluster without 
 The price model comes from a registry, and promotion and rollback reach the running app
 through the Serve REST API while requests stream in."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from models.registry import ModelRegistry
-from tests.conftest import PROJECT_ROOT, TINY_CONTEXT, WORK_DIR, make_tiny_price_model, random_walk_bars
-from tests.serve.conftest import free_port, wait_until
+from tests.support import (
+    TINY_CONTEXT,
+    free_port,
+    make_tiny_price_model,
+    random_walk_bars,
+    serve_config_with,
+    serve_run,
+    wait_until,
+)
 from training.retrain import point_serve_at
-
-
-def config_with(tiny_bert_dir, tiny_price_dir, data_dir: Path, port: int) -> dict:
-    """The repo's serve_config.yaml with only models, data dir and port swapped for the test's."""
-    config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
-    config["http_options"]["port"] = port
-    args = config["applications"][0]["args"]
-    args["sentiment"]["model"] = str(tiny_bert_dir)
-    args["price"]["model_dir"] = str(tiny_price_dir)
-    args["data_dir"] = str(data_dir)
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +38,11 @@ def registry(tmp_path_factory) -> ModelRegistry:
 def served(tiny_bert_dir, registry, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve-run")
     port = free_port()
-    config_path = tmp / "serve_config.yaml"
-    config_path.write_text(yaml.safe_dump(config_with(tiny_bert_dir, registry.root, tmp / "var", port)))
-    env = {**os.environ, "RAY_TMPDIR": str(WORK_DIR / "ray-serve-run"), "RAY_AUTH_MODE": "disabled",
-           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
-    log = (tmp / "serve.log").open("w")
-    serve_bin = Path(sys.executable).with_name("serve")
-    proc = subprocess.Popen([str(serve_bin), "run", str(config_path)], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with serve_run(serve_config_with(tiny_bert_dir, registry.root, tmp / "var", port), tmp) as (proc, log_path):
+        base = f"http://127.0.0.1:{port}"
         wait_until(lambda: proc.poll() is None and httpx.get(f"{base}/readyz", timeout=5).status_code == 200,
                    120, "/readyz from serve run")
-        yield base, tmp / "serve.log"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        yield base, log_path
 
 
 def test_serve_run_answers_a_signal(served):

@@ -3,12 +3,11 @@ a finished sweep can be restored."""
 
 import time
 
-import pandas as pd
 from ray import tune
 
 from models.price_direction import PriceDirectionModel
 from models.registry import ModelRegistry
-from tests.conftest import random_walk_bars
+from tests.support import random_walk_frame
 from training.train import TrainConfig
 from training.tune import METRIC, best_of, run_sweep
 
@@ -19,9 +18,7 @@ SPACE = {"d_model": tune.choice([8, 16]), "learning_rate": tune.loguniform(1e-4,
 
 
 def test_two_trial_sweep_leaves_a_registry_version(ray_cluster, tmp_path):
-    bars = random_walk_bars(600, seed=11)
-    frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")},
-                         index=pd.to_datetime(bars["timestamps"], unit="s"))
+    frame = random_walk_frame(600, seed=11)
     start = time.monotonic()
     results = run_sweep(frame, BASE, num_samples=2, storage_path=tmp_path / "tune", name="smoke",
                         cpus_per_trial=0.5, gpus_per_trial=0, space=SPACE)

@@ -1,0 +1,135 @@
+"""Helpers shared by the tests and the bench scripts: synthetic bars, tiny models, and
+`serve run` as a subprocess. Nothing here touches the network."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TINY_VOCAB = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "the", "stock", "shares", "profit", "loss", "rose", "fell", "beat", "missed",
+    "earnings", "record", "lawsuit", "growth", "company", "quarter", "a", "of", "in",
+]
+TINY_CONTEXT = 32
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
+def make_tiny_bert(directory: Path) -> Path:
+    """A 2-layer BERT classifier with FinBERT's label order, saved like a hub checkpoint."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    labels = {0: "positive", 1: "negative", 2: "neutral"}
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(TINY_VOCAB)}, model_max_length=16)
+    config = BertConfig(
+        vocab_size=len(TINY_VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=16, num_labels=3,
+        id2label=labels, label2id={v: k for k, v in labels.items()},
+    )
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def make_tiny_price_model(directory: Path, version: str = "v-test") -> Path:
+    network = build_patchtst(context_length=TINY_CONTEXT, patch_length=8, patch_stride=8,
+                             d_model=16, num_attention_heads=2, num_hidden_layers=1, ffn_dim=32)
+    metadata = PriceModelMetadata(
+        model_id="patchtst-tiny", version=version, horizon=4, flat_band_bp=5.0,
+        feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
+        class_mean_returns=[0.002, 0.0, -0.002],
+    )
+    return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
+
+
+def random_walk_bars(n: int, seed: int = 0, start: float = 100.0) -> dict:
+    """Valid OHLCV bars, 5 minutes apart, as the API's columnar payload."""
+    rng = np.random.default_rng(seed)
+    close = start * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    open_ = np.concatenate([[start], close[:-1]])
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.001, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.001, n))
+    volume = rng.integers(1_000, 100_000, n).astype(float)
+    t0 = 1_750_000_000
+    return {
+        "timestamps": [t0 + 300 * i for i in range(n)],
+        "open": open_.tolist(), "high": high.tolist(), "low": low.tolist(),
+        "close": close.tolist(), "volume": volume.tolist(),
+    }
+
+
+def random_walk_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """The same bars as a time-indexed OHLCV frame, as training reads them."""
+    bars = random_walk_bars(n, seed)
+    return pd.DataFrame({k: bars[k] for k in OHLCV},
+                        index=pd.to_datetime(bars["timestamps"], unit="s").rename("timestamp"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(interval_s)
+    raise AssertionError(f"{what} not reached within {timeout_s} s (last error: {last!r})")
+
+
+def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Path, port: int) -> dict:
+    """The repo's serve_config.yaml with only models, data dir and port swapped."""
+    config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
+    config["http_options"]["port"] = port
+    args = config["applications"][0]["args"]
+    args["sentiment"]["model"] = str(sentiment_model)
+    args["price"]["model_dir"] = str(price_model_dir)
+    args["data_dir"] = str(data_dir)
+    return config
+
+
+@contextmanager
+def serve_run(config: dict, work_dir: Path):
+    """`serve run` on `config` in its own Ray, as a user starts it; stopped with SIGTERM.
+    Yields (process, log path); the log is where Ray prints, e.g. the dashboard address."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config_path, log_path = work_dir / "serve_config.yaml", work_dir / "serve.log"
+    config_path.write_text(yaml.safe_dump(config))
+    # Short on purpose: Ray's socket paths under RAY_TMPDIR must stay within ~107 characters.
+    ray_tmp = PROJECT_ROOT / ".tmp" / f"ray-{work_dir.name}"
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled",
+           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    serve_bin = Path(sys.executable).with_name("serve")
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(serve_bin), "run", str(config_path)], cwd=PROJECT_ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield proc, log_path
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
