@@ -2,7 +2,7 @@
 
 import os
 
-from tests.support import PROJECT_ROOT
+from tests.support import PROJECT_ROOT, ray_tmpdir
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -10,7 +10,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 WORK_DIR = PROJECT_ROOT / ".tmp"
 WORK_DIR.mkdir(exist_ok=True)
-os.environ.setdefault("RAY_TMPDIR", str(WORK_DIR / "ray"))
+os.environ.setdefault("RAY_TMPDIR", ray_tmpdir("ray"))
 
 import pytest  # noqa: E402
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,20 @@ def random_walk_frame(n: int, seed: int = 0) -> pd.DataFrame:
                         index=pd.to_datetime(bars["timestamps"], unit="s").rename("timestamp"))
 
 
+# What Ray appends to RAY_TMPDIR for its longest socket path, with room for a long pid.
+RAY_SOCKET_SUFFIX = "/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store"
+AF_UNIX_MAX = 107
+
+
+def ray_tmpdir(name: str) -> str:
+    """A RAY_TMPDIR under the project's .tmp/ when Ray's socket paths fit there (AF_UNIX allows
+    107 bytes), else a short directory under /tmp: the clone's path length is not ours to pick."""
+    inside = PROJECT_ROOT / ".tmp" / name
+    if len(str(inside)) + len(RAY_SOCKET_SUFFIX) <= AF_UNIX_MAX:
+        return str(inside)
+    return tempfile.mkdtemp(prefix=f"ray-{name[:12]}-", dir="/tmp")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,9 +131,7 @@ def serve_run(config: dict, work_dir: Path):
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path, log_path = work_dir / "serve_config.yaml", work_dir / "serve.log"
     config_path.write_text(yaml.safe_dump(config))
-    # Short on purpose: Ray's socket paths under RAY_TMPDIR must stay within ~107 characters.
-    ray_tmp = PROJECT_ROOT / ".tmp" / f"ray-{work_dir.name}"
-    env = {**os.environ, "RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled",
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir(f"r-{work_dir.name[-8:]}"), "RAY_AUTH_MODE": "disabled",
            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
     serve_bin = Path(sys.executable).with_name("serve")
