@@ -14,45 +14,12 @@ writes bench/results/graph_memory.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def make_sentiment_checkpoint(directory: Path, tiny: bool) -> Path:
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    labels = {0: "positive", 1: "negative", 2: "neutral"}
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    words = "shares rose fell profit loss the company record quarter earnings".split()
-    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32} if tiny else {}
-    config = BertConfig(num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}, **size)
-    filler = [f"tok{i}" for i in range(config.vocab_size - len(special) - len(words))]
-    vocab = {w: i for i, w in enumerate(special + words + filler)}
-    BertTokenizer(vocab=vocab, model_max_length=config.max_position_embeddings).save_pretrained(directory)
-    BertForSequenceClassification(config).save_pretrained(directory)
-    return directory
-
-
-def make_price_model(directory: Path, tiny: bool) -> Path:
-    from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
-
-    network = build_patchtst(context_length=32 if tiny else 512)
-    metadata = PriceModelMetadata(model_id="patchtst-bench", version="bench", horizon=12, flat_band_bp=5.0,
-                                  feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
-                                  class_mean_returns=[0.001, 0.0, -0.001])
-    return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
+from common import RESULTS, ROOT, make_price_model, make_sentiment_checkpoint, save_result, wait_ready
 
 
 def process_tree(root_pid: int) -> list[int]:
@@ -88,7 +55,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny models (smoke test)")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "graph_memory.json"))
+    parser.add_argument("--out", default=str(RESULTS / "graph_memory.json"))
     args = parser.parse_args()
 
     import httpx
@@ -102,16 +69,7 @@ def main() -> None:
     try:
         with serve_run(config, work) as (proc, log_path), \
                 httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
-            started, ready = time.monotonic(), False
-            while not ready:
-                if time.monotonic() - started > 300 or proc.poll() is not None:
-                    raise SystemExit(f"graph not ready after 300 s; see {log_path}")
-                time.sleep(1)
-                try:
-                    r = client.get("/readyz")  # a plain-text 404 until the app's routes are up
-                    ready = r.status_code == 200 and r.json()["status"] == "ready"
-                except httpx.HTTPError:
-                    pass
+            wait_ready(client, proc, log_path=log_path)
             bars = random_walk_bars(33 if args.tiny else 513)
             for i in range(args.requests):
                 r = client.post("/v1/signal", json={"symbol": "SPY", "news": [f"shares rose on record profit {i}"],
@@ -132,17 +90,10 @@ def main() -> None:
         if pss >= 20:
             print(f"{name:60s} {rss:9.0f} {pss:9.0f}")
     print(f"{'all ' + str(len(rows)) + ' processes under serve run':60s} {total_rss:9.0f} {total_pss:9.0f}")
-    result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python bench/graph_memory.py" + (" --tiny" if args.tiny else ""),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "settings": {"tiny": args.tiny, "requests": args.requests},
-        "total_rss_mib": round(total_rss), "total_pss_mib": round(total_pss),
-        "processes": [{"name": n, "rss_mib": round(r), "pss_mib": round(p)} for n, r, p in rows],
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"written to {args.out}")
+    save_result(args.out, "python bench/graph_memory.py" + (" --tiny" if args.tiny else ""),
+                {"tiny": args.tiny, "requests": args.requests},
+                {"total_rss_mib": round(total_rss), "total_pss_mib": round(total_pss),
+                 "processes": [{"name": n, "rss_mib": round(r), "pss_mib": round(p)} for n, r, p in rows]})
 
 
 if __name__ == "__main__":

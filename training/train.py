@@ -221,9 +221,11 @@ def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None =
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
+        train_seconds = time.perf_counter() - start
         val_logits, val_labels = logits_of(network, p.samples, p.split.validation, p.mean, p.std)
         val_loss = torch.nn.functional.cross_entropy(val_logits, val_labels).item()
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                  "train_samples": len(p.split.train), "train_seconds": train_seconds,
                   "seconds": time.perf_counter() - start}
         state["history"].append(record)
         state["epoch"] = epoch + 1

@@ -1,0 +1,88 @@
+"""Shared by the bench scripts: models the size of the real ones, readiness, saving results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+RESULTS = ROOT / "bench" / "results"
+HEADLINE = "Shares of the company rose after record quarterly profit beat estimates"
+
+
+def make_sentiment_checkpoint(directory: Path, tiny: bool) -> Path:
+    """BERT-base with random weights (FinBERT's size and compute; FinBERT cannot be downloaded
+    here), or a 2-layer toy with --tiny."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    labels = {0: "positive", 1: "negative", 2: "neutral"}
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = sorted(set(HEADLINE.lower().split() + "shares rose fell profit loss the company".split()))
+    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32} if tiny else {}
+    config = BertConfig(num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}, **size)
+    filler = [f"tok{i}" for i in range(config.vocab_size - len(special) - len(words))]
+    vocab = {w: i for i, w in enumerate(special + words + filler)}
+    BertTokenizer(vocab=vocab, model_max_length=config.max_position_embeddings).save_pretrained(directory)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    return directory
+
+
+def make_price_model(directory: Path, tiny: bool) -> Path:
+    """The default PatchTST direction model with a 512-bar context (32 with --tiny)."""
+    from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
+
+    network = build_patchtst(context_length=32 if tiny else 512)
+    metadata = PriceModelMetadata(model_id="patchtst-bench", version="bench", horizon=12, flat_band_bp=5.0,
+                                  feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
+                                  class_mean_returns=[0.001, 0.0, -0.001])
+    return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
+
+
+def wait_ready(client, proc=None, timeout_s: float = 300, log_path=None) -> None:
+    """Until /readyz says every branch is ready (a plain-text 404 until the routes are up)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+            raise SystemExit(f"graph not ready after {timeout_s:g} s; see {log_path}")
+        try:
+            r = client.get("/readyz")
+            if r.status_code == 200 and r.json()["status"] == "ready":
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+
+
+def percentiles(samples_ms: list[float]) -> dict:
+    a = np.asarray(samples_ms)
+    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
+            "p99": float(np.percentile(a, 99)), "n": len(a)}
+
+
+def save_result(out: str | Path, command: str, settings: dict, results: dict) -> None:
+    import torch
+
+    record = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "settings": settings,
+        **results,
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(record, indent=2))
+    print(f"written to {out}")
