@@ -29,7 +29,8 @@ class Placement(Section):
 class SentimentConfig(Section):
     model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
     max_batch_size: int = Field(16, ge=1)
-    batch_wait_timeout_s: float = Field(0.005, ge=0)
+    batch_wait_timeout_s: float = Field(0.01, ge=0, description="a lone request waits this long for company")
+    cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; null: all cores")
     cache_size: int = Field(4096, ge=0, description="0 disables the cache")
     cache_ttl_s: float = Field(3600.0, gt=0)
     placement: Placement = Placement(num_cpus=0.5, num_gpus=0.5)
@@ -38,7 +39,8 @@ class SentimentConfig(Section):
 class PriceConfig(Section):
     model_dir: str = Field("var/models/price", description="a model directory; changing it reloads in place")
     max_batch_size: int = Field(32, ge=1)
-    batch_wait_timeout_s: float = Field(0.002, ge=0)
+    batch_wait_timeout_s: float = Field(0.0005, ge=0)
+    cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU; null: all cores")
     placement: Placement = Placement(num_cpus=0.25, num_gpus=0.5)
 
 

@@ -19,7 +19,7 @@ from ray import serve
 
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
-from deployments.placement_info import replica_devices
+from deployments.placement_info import model_executor, replica_devices
 from models.price_direction import METADATA_FILE, PriceDirectionModel
 from models.registry import resolve_model_dir
 
@@ -42,12 +42,13 @@ class PriceDeployment:
         self.batch_sizes: Counter = Counter()
         self._predict_batch.set_max_batch_size(config.max_batch_size)
         self._predict_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        self.executor = model_executor(config.cpu_threads)
 
     async def reconfigure(self, user_config: dict) -> None:
         """`model_dir` is a model directory, or a registry whose production version is loaded."""
         model_dir = self.wanted_dir = str(user_config["model_dir"])
         try:
-            model = await asyncio.to_thread(_load, model_dir, self.prefer_gpu)
+            model = await asyncio.get_running_loop().run_in_executor(self.executor, _load, model_dir, self.prefer_gpu)
         except Exception as exc:
             if self.model is None:
                 self.state = "unavailable"
@@ -86,7 +87,7 @@ class PriceDeployment:
     @serve.batch
     async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:
         self.batch_sizes[len(items)] += 1
-        return await asyncio.to_thread(_predict_grouped, items)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, _predict_grouped, items)
 
     async def status(self) -> dict:
         await self._load_if_appeared()

@@ -1,7 +1,7 @@
 """Sentiment deployment: FinBERT behind `@serve.batch`, with an LRU+TTL cache keyed by text.
 
-The model loads in a background thread so a slow or offline hub never blocks the replica's
-start (offline, the hub client retries for about 45 s before it gives up); until it is
+The model loads on the replica's torch thread in the background, so a slow or offline hub
+never blocks the replica's start (offline, the hub client retries for about 45 s before it gives up); until it is
 ready, calls raise ModelNotReady with the reason, and the ingress marks the branch degraded.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
 from collections import Counter
 
 from cachetools import TTLCache
@@ -17,7 +17,7 @@ from ray import serve
 
 from deployments.config import SentimentConfig
 from deployments.errors import ModelNotReady
-from deployments.placement_info import replica_devices
+from deployments.placement_info import model_executor, replica_devices
 from models.sentiment import SentimentModel, SentimentScore
 
 logger = logging.getLogger("ray.serve")
@@ -32,10 +32,11 @@ class SentimentDeployment:
         self.cache: TTLCache | None = (
             TTLCache(maxsize=config.cache_size, ttl=config.cache_ttl_s) if config.cache_size else None
         )
-        self.stats = {"cache_hits": 0, "cache_misses": 0, "batch_sizes": Counter()}
+        self.stats = {"cache_hits": 0, "cache_misses": 0, "batch_sizes": Counter(), "model_seconds": 0.0}
         self._score_batch.set_max_batch_size(config.max_batch_size)
         self._score_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
-        threading.Thread(target=self._load, args=(prefer_gpu,), daemon=True).start()
+        self.executor = model_executor(config.cpu_threads)
+        self.executor.submit(self._load, prefer_gpu)
 
     def _load(self, prefer_gpu: bool) -> None:
         try:
@@ -74,8 +75,11 @@ class SentimentDeployment:
     @serve.batch
     async def _score_batch(self, texts: list[str]) -> list[SentimentScore]:
         self.stats["batch_sizes"][len(texts)] += 1
+        start = time.perf_counter()
         # Off the event loop, so requests keep queueing into the next batch meanwhile.
-        return await asyncio.to_thread(self.model.score, texts)
+        scores = await asyncio.get_running_loop().run_in_executor(self.executor, self.model.score, texts)
+        self.stats["model_seconds"] += time.perf_counter() - start
+        return scores
 
     async def status(self) -> dict:
         model = self.model
