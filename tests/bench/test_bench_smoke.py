@@ -44,3 +44,8 @@ def test_train_throughput(tmp_path):
 def test_gpu_script_runs_on_cpu(tmp_path, script):
     result = run_bench(script, tmp_path / "r.json", "--port", str(free_port()))
     assert result["open_loop"]["failures"] == 0 and result["served_texts_per_s"] > 0
+
+
+def test_hop_latency(tmp_path):
+    result = run_bench("hop_latency.py", tmp_path / "r.json", "--port", str(free_port()))
+    assert "status (bare hop)" in result["handle_ms"] and "/healthz (bare path)" in result["http_ms"]

@@ -1,0 +1,101 @@
+"""Where a request's time goes, hop by hop, at concurrency 1 (the profile behind the
+overhead in graph_latency.py).
+
+In one Ray instance with the graph deployed (FinBERT-size sentiment, 512-bar PatchTST):
+  model, in this process        the bare model calls
+  handle → replica → back       `status` (no work: the bare hop), `predict`, `score`
+  HTTP → proxy → ingress → back `/healthz` (no work), `/v1/price/predict`, `/v1/sentiment`
+Prints a table, writes bench/results/hop_latency.json.
+
+    python bench/hop_latency.py           # full size
+    python bench/hop_latency.py --tiny    # seconds: the smoke test's settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import (
+    HEADLINE,
+    RESULTS,
+    ROOT,
+    make_price_model,
+    make_sentiment_checkpoint,
+    percentiles,
+    save_result,
+    wait_ready,
+)
+from graph_latency import direct, time_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--port", type=int, default=8769)
+    parser.add_argument("--out", default=str(RESULTS / "hop_latency.json"))
+    args = parser.parse_args()
+    n = 5 if args.tiny else args.requests
+
+    import httpx
+    import ray
+    from ray import serve
+
+    from deployments.config import GraphConfig
+    from graph import build_app
+    from tests.support import random_walk_bars, ray_tmpdir
+
+    (ROOT / ".tmp").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="hops-", dir=ROOT / ".tmp"))
+    bert, price = make_sentiment_checkpoint(work / "bert", args.tiny), make_price_model(work / "price", args.tiny)
+    bars = random_walk_bars(33 if args.tiny else 513)
+    columns = {k: bars[k] for k in ("open", "high", "low", "close", "volume")}
+    results = {"model_ms": direct(bert, price, bars, n)}
+    os.environ["RAY_TMPDIR"] = ray_tmpdir(f"h-{work.name[-8:]}")
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": args.port})
+        config = GraphConfig.model_validate({"data_dir": str(work / "var"), "sentiment": {"model": str(bert),
+                                             "cache_size": 0}, "price": {"model_dir": str(price)}})
+        serve.run(build_app(config), name="investiq", route_prefix="/")
+        price_h = serve.get_deployment_handle("Price", app_name="investiq")
+        sentiment_h = serve.get_deployment_handle("Sentiment", app_name="investiq")
+        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
+            wait_ready(client)
+            results["handle_ms"] = {
+                "status (bare hop)": percentiles(time_ms(lambda: price_h.status.remote().result(), n)),
+                "price.predict": percentiles(time_ms(lambda: price_h.predict.remote(columns).result(), n)),
+                "sentiment.score": percentiles(time_ms(lambda: sentiment_h.score.remote([HEADLINE]).result(), n)),
+            }
+            results["http_ms"] = {
+                "/healthz (bare path)": percentiles(time_ms(lambda: client.get("/healthz"), n)),
+                "/v1/price/predict": percentiles(time_ms(
+                    lambda: client.post("/v1/price/predict", json={"symbol": "SPY", "bars": bars}), n)),
+                "/v1/sentiment": percentiles(time_ms(
+                    lambda: client.post("/v1/sentiment", json={"texts": [HEADLINE]}), n)),
+            }
+    except BaseException:
+        print(f"kept {work} for a look", file=sys.stderr)
+        raise
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    shutil.rmtree(work, ignore_errors=True)
+
+    print(f"{'p50, concurrency 1':44s} {'ms':>7s}")
+    for group, label in (("model_ms", "model, in process"), ("handle_ms", "handle → replica"),
+                         ("http_ms", "HTTP → proxy → ingress")):
+        for name, q in results[group].items():
+            print(f"{label + ': ' + name:44s} {q['p50']:7.1f}")
+    save_result(args.out, "python bench/hop_latency.py" + (" --tiny" if args.tiny else ""),
+                {"tiny": args.tiny, "requests": n}, results)
+
+
+if __name__ == "__main__":
+    main()
