@@ -8,25 +8,19 @@ FinBERT-size model and the cache off. Prints a table, writes bench/results/batch
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from common import HEADLINE, RESULTS, ROOT, make_price_model, make_sentiment_checkpoint, save_result, wait_ready
+from common import HEADLINE, bench_models, bench_parser, save_result, wait_ready
 from graph_latency import load
 
 CONCURRENCY = 16
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true")
+    parser = bench_parser(__doc__, "batching_gain", port=8767)
     parser.add_argument("--requests", type=int, default=320)
-    parser.add_argument("--port", type=int, default=8767)
-    parser.add_argument("--out", default=str(RESULTS / "batching_gain.json"))
     args = parser.parse_args()
     n = 32 if args.tiny else args.requests
 
@@ -34,9 +28,7 @@ def main() -> None:
 
     from tests.support import serve_config_with, serve_run
 
-    (ROOT / ".tmp").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="batching-", dir=ROOT / ".tmp"))
-    bert, price = make_sentiment_checkpoint(work / "bert", args.tiny), make_price_model(work / "price", args.tiny)
+    work, bert, price = bench_models("batching-", args.tiny)
     base = f"http://127.0.0.1:{args.port}"
     results = {}
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +48,23 @@ def make_price_model(directory: Path, tiny: bool) -> Path:
                                   feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
                                   class_mean_returns=[0.001, 0.0, -0.001])
     return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
+
+
+def bench_parser(doc: str, name: str, port: int | None = None) -> argparse.ArgumentParser:
+    """The flags every bench shares: --tiny (smoke-test settings), --out, and --port if it serves."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="tiny models and few requests (the smoke test's settings)")
+    parser.add_argument("--out", default=str(RESULTS / f"{name}.json"))
+    if port is not None:
+        parser.add_argument("--port", type=int, default=port)
+    return parser
+
+
+def bench_models(prefix: str, tiny: bool) -> tuple[Path, Path, Path]:
+    """A scratch folder under .tmp/ holding a sentiment checkpoint and a price model."""
+    (ROOT / ".tmp").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT / ".tmp"))
+    return work, make_sentiment_checkpoint(work / "bert", tiny), make_price_model(work / "price", tiny)
 
 
 def wait_ready(client, proc=None, timeout_s: float = 300, log_path=None) -> None:

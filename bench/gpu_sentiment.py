@@ -14,16 +14,13 @@ Prints a table and writes bench/results/gpu_sentiment.json with the device name.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import HEADLINE, RESULTS, ROOT, make_price_model, make_sentiment_checkpoint, percentiles, save_result, \
-    wait_ready
+from common import HEADLINE, bench_models, bench_parser, percentiles, save_result, wait_ready
 from graph_latency import load
 
 
@@ -74,15 +71,12 @@ async def open_loop(base: str, rate: float, seconds: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="tiny model on CPU, a few requests (smoke test)")
+    parser = bench_parser(__doc__, "gpu_sentiment", port=8768)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--port", type=int, default=8768)
-    parser.add_argument("--out", default=str(RESULTS / "gpu_sentiment.json"))
     args = parser.parse_args()
     if args.tiny:
         args.requests, args.concurrency, args.rate, args.seconds = 32, 8, 20.0, 1.0
@@ -92,9 +86,7 @@ def main() -> None:
 
     from tests.support import serve_config_with, serve_run
 
-    (ROOT / ".tmp").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="gpu-sentiment-", dir=ROOT / ".tmp"))
-    bert, price = make_sentiment_checkpoint(work / "bert", args.tiny), make_price_model(work / "price", args.tiny)
+    work, bert, price = bench_models("gpu-sentiment-", args.tiny)
     results = {"bare_texts_per_s": bare_throughput(bert, args.batch_size, 10 if args.tiny else 200)}
     base = f"http://127.0.0.1:{args.port}"
     config = serve_config_with(bert, price, work / "var", args.port)

@@ -16,25 +16,14 @@ time − that branch's direct time. Prints a table, writes bench/results/graph_l
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from common import (
-    HEADLINE,
-    RESULTS,
-    ROOT,
-    make_price_model,
-    make_sentiment_checkpoint,
-    percentiles,
-    save_result,
-    wait_ready,
-)
+from common import HEADLINE, bench_models, bench_parser, percentiles, save_result, wait_ready
 
 BRANCHES = ("sentiment", "price", "strategies")
 
@@ -109,11 +98,8 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="tiny models and few requests (smoke test)")
+    parser = bench_parser(__doc__, "graph_latency", port=8766)
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--out", default=str(RESULTS / "graph_latency.json"))
     args = parser.parse_args()
     n = 8 if args.tiny else args.requests
 
@@ -121,9 +107,7 @@ def main() -> None:
 
     from tests.support import random_walk_bars, serve_config_with, serve_run
 
-    (ROOT / ".tmp").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="graph-latency-", dir=ROOT / ".tmp"))
-    bert, price = make_sentiment_checkpoint(work / "bert", args.tiny), make_price_model(work / "price", args.tiny)
+    work, bert, price = bench_models("graph-latency-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
     results = {"direct_ms": direct(bert, price, bars, n)}
     signal_body = {"symbol": "SPY", "news": [HEADLINE], "bars": bars,

@@ -13,13 +13,11 @@ writes bench/results/graph_memory.json.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from common import RESULTS, ROOT, make_price_model, make_sentiment_checkpoint, save_result, wait_ready
+from common import bench_models, bench_parser, save_result, wait_ready
 
 
 def process_tree(root_pid: int) -> list[int]:
@@ -51,21 +49,16 @@ def memory_of(pid: int) -> tuple[str, float, float] | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="tiny models (smoke test)")
+    parser = bench_parser(__doc__, "graph_memory", port=8765)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--out", default=str(RESULTS / "graph_memory.json"))
     args = parser.parse_args()
 
     import httpx
 
     from tests.support import random_walk_bars, serve_config_with, serve_run
 
-    (ROOT / ".tmp").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="graph-memory-", dir=ROOT / ".tmp"))
-    config = serve_config_with(make_sentiment_checkpoint(work / "bert", args.tiny),
-                               make_price_model(work / "price", args.tiny), work / "var", args.port)
+    work, bert, price = bench_models("graph-memory-", args.tiny)
+    config = serve_config_with(bert, price, work / "var", args.port)
     try:
         with serve_run(config, work) as (proc, log_path), \
                 httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:

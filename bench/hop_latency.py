@@ -13,32 +13,17 @@ Prints a table, writes bench/results/hop_latency.json.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from common import (
-    HEADLINE,
-    RESULTS,
-    ROOT,
-    make_price_model,
-    make_sentiment_checkpoint,
-    percentiles,
-    save_result,
-    wait_ready,
-)
+from common import HEADLINE, ROOT, bench_models, bench_parser, percentiles, save_result, wait_ready
 from graph_latency import direct, time_ms
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true")
+    parser = bench_parser(__doc__, "hop_latency", port=8769)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--port", type=int, default=8769)
-    parser.add_argument("--out", default=str(RESULTS / "hop_latency.json"))
     args = parser.parse_args()
     n = 5 if args.tiny else args.requests
 
@@ -50,9 +35,7 @@ def main() -> None:
     from graph import build_app
     from tests.support import random_walk_bars, ray_tmpdir
 
-    (ROOT / ".tmp").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="hops-", dir=ROOT / ".tmp"))
-    bert, price = make_sentiment_checkpoint(work / "bert", args.tiny), make_price_model(work / "price", args.tiny)
+    work, bert, price = bench_models("hops-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
     columns = {k: bars[k] for k in ("open", "high", "low", "close", "volume")}
     results = {"model_ms": direct(bert, price, bars, n)}

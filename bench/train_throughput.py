@@ -9,12 +9,11 @@ epoch each, after a warm-up. Prints a table, writes bench/results/train_throughp
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
-from common import RESULTS, save_result
+from common import bench_parser, save_result
 
 
 def bare_loop(prepared, config, epochs_warmup_steps: int = 3) -> float:
@@ -47,9 +46,7 @@ def bare_loop(prepared, config, epochs_warmup_steps: int = 3) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--out", default=str(RESULTS / "train_throughput.json"))
+    parser = bench_parser(__doc__, "train_throughput")
     args = parser.parse_args()
 
     from tests.support import random_walk_frame
