@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import tempfile
 from dataclasses import fields
 from pathlib import Path
@@ -75,7 +76,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                         max_concurrent=args.max_concurrent, resume=args.resume)
     config, model_dir = best_of(results)
-    summary = {"best_config": config.__dict__, "best_model": str(model_dir)}
+    summary = {"best_config": config.__dict__, "experiment": str(Path(args.storage_path) / args.name)}
     if args.registry:
         version = args.version or new_version()
         registry = ModelRegistry(args.registry)
@@ -83,6 +84,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
         if args.promote:
             registry.promote(version, reason=f"best trial of sweep {args.name}")
             summary["production"] = version
+    shutil.rmtree(model_dir.parent, ignore_errors=True)  # best_of's local copy of the checkpoint
     print(json.dumps(summary, indent=2, default=str))
 
 
@@ -113,9 +115,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from training.retrain import point_serve_at
-
     from models.registry import ModelRegistry
+    from training.retrain import point_serve_at
 
     path = ModelRegistry(args.registry).promote(args.version, reason="investiq promote")
     print(f"production is now {args.version}")
@@ -124,9 +125,8 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    from training.retrain import point_serve_at
-
     from models.registry import ModelRegistry
+    from training.retrain import point_serve_at
 
     registry = ModelRegistry(args.registry)
     version = registry.rollback()

@@ -11,6 +11,7 @@ deployment's user_config, which Serve applies in place (`reconfigure()`, no rest
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import asdict
@@ -82,6 +83,7 @@ def retrain(frame: pd.DataFrame, registry_root: str | Path, config: TrainConfig 
 
             config, model_dir = best_of(run_sweep(frame, config, sweep_samples, storage_path, name=f"retrain-{version}"))
             candidate = PriceDirectionModel.load(model_dir, prefer_gpu=False)
+            shutil.rmtree(model_dir.parent, ignore_errors=True)  # best_of's local copy of the checkpoint
         else:
             candidate, _ = train(frame, config, version=version)
         promote, reasons, scores = gate(candidate, production, frame, config, tolerance)

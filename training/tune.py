@@ -95,8 +95,8 @@ def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_
 
 
 def best_of(results) -> tuple[TrainConfig, Path]:
-    """The best trial's configuration and the model directory in its last checkpoint
-    (which holds that trial's best epoch)."""
+    """The best trial's configuration and the model directory in its last checkpoint (which
+    holds that trial's best epoch), copied to a temporary folder the caller removes."""
     best = results.get_best_result(metric=METRIC, mode=MODE, scope="all")
     if best.checkpoint is None:
         raise RuntimeError("no trial of the sweep produced a checkpoint")
