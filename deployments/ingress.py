@@ -1,7 +1,8 @@
 """HTTP ingress: versioned FastAPI routes over the three model deployments.
 
-`/v1/signal` fans out to the branches concurrently (`asyncio.gather`), each under its own
-timeout; a branch that fails or times out is named in `degraded` with its reason and the
+`/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price-then-
+strategies (outcomes are recorded only once the bars passed the price model), each call under
+its own timeout; a branch that fails or times out is named in `degraded` with its reason and the
 merge uses what arrived. Input errors become 422 naming the field; a branch with no model
 becomes 503 on its own route.
 
@@ -150,15 +151,23 @@ class SignalIngress:
     async def signal(self, request: SignalRequest) -> SignalResponse:
         start = time.perf_counter()
         self._check_news(request.news, "news")
-        calls = {
-            "strategies": self._call("strategies", "record", [o.model_dump() for o in request.outcomes])
-            if request.outcomes else self._call("strategies", "weights"),
-        }
-        if request.news:
-            calls["sentiment"] = self._call("sentiment", "score", request.news)
-        if request.bars is not None:
-            calls["price"] = self._call("price", "predict", request.bars.columns())
-        results = dict(zip(calls, await asyncio.gather(*calls.values())))
+        results: dict[str, BranchResult] = {}
+
+        async def price_then_strategies() -> None:
+            # Price first: bars it rejects (422) must not leave outcomes recorded behind an
+            # error the agent will answer by resending them. Price is far faster than
+            # sentiment, so the chain adds nothing to the request's time.
+            if request.bars is not None:
+                results["price"] = await self._call("price", "predict", request.bars.columns())
+            results["strategies"] = await (
+                self._call("strategies", "record", [o.model_dump() for o in request.outcomes])
+                if request.outcomes else self._call("strategies", "weights"))
+
+        async def score_news() -> None:
+            if request.news:
+                results["sentiment"] = await self._call("sentiment", "score", request.news)
+
+        await asyncio.gather(price_then_strategies(), score_news())
 
         def ok(name: str):
             r = results.get(name)

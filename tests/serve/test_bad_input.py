@@ -74,3 +74,11 @@ def test_chunked_body_over_the_limit_is_413(client):
 def test_not_json_is_422(client):
     r = client.post("/v1/signal", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
+
+
+def test_rejected_bars_leave_no_outcome_recorded(client):
+    body = signal(bars=random_walk_bars(10), outcomes=[{"strategy": "must-not-count", "outcome": "win"}])
+    r = client.post("/v1/signal", json=body)
+    assert r.status_code == 422 and f"at least {TINY_CONTEXT + 1}" in r.text
+    names = {s["strategy"] for s in client.get("/v1/strategies/weights").json()["strategies"]}
+    assert "must-not-count" not in names
