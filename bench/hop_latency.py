@@ -4,6 +4,7 @@ overhead in graph_latency.py).
 In one Ray instance with the graph deployed (FinBERT-size sentiment, 512-bar PatchTST):
   model, in this process        the bare model calls
   handle → replica → back       `status` (no work: the bare hop), `predict`, `score`
+  model, inside the replica     BERT's mean time per batch, from the replica's own stats
   HTTP → proxy → ingress → back `/healthz` (no work), `/v1/price/predict`, `/v1/sentiment`
 Prints a table, writes bench/results/hop_latency.json.
 
@@ -56,6 +57,10 @@ def main() -> None:
                 "price.predict": percentiles(time_ms(lambda: price_h.predict.remote(columns).result(), n)),
                 "sentiment.score": percentiles(time_ms(lambda: sentiment_h.score.remote([HEADLINE]).result(), n)),
             }
+            # BERT's own time inside the replica, for the calls just made (all batches of one).
+            stats = sentiment_h.get_stats.remote().result()
+            results["in_replica_model_ms"] = {
+                "sentiment": 1e3 * stats["model_seconds"] / sum(stats["batch_sizes"].values())}
             results["http_ms"] = {
                 "/healthz (bare path)": percentiles(time_ms(lambda: client.get("/healthz"), n)),
                 "/v1/price/predict": percentiles(time_ms(
@@ -76,6 +81,7 @@ def main() -> None:
                          ("http_ms", "HTTP → proxy → ingress")):
         for name, q in results[group].items():
             print(f"{label + ': ' + name:44s} {q['p50']:7.1f}")
+    print(f"{'model, inside the replica (mean): sentiment':44s} {results['in_replica_model_ms']['sentiment']:7.1f}")
     save_result(args.out, "python bench/hop_latency.py" + (" --tiny" if args.tiny else ""),
                 {"tiny": args.tiny, "requests": n}, results)
 

@@ -29,7 +29,7 @@ class Placement(Section):
 class SentimentConfig(Section):
     model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
     max_batch_size: int = Field(16, ge=1)
-    batch_wait_timeout_s: float = Field(0.02, ge=0, description="a lone request waits this long for company")
+    batch_wait_timeout_s: float = Field(0.02, ge=0, description="while a batch runs, the next one waits this long for company (a lone request never waits)")
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; null: all cores")
     cache_size: int = Field(4096, ge=0, description="0 disables the cache")
     cache_ttl_s: float = Field(3600.0, gt=0)

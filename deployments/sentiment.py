@@ -33,8 +33,8 @@ class SentimentDeployment:
             TTLCache(maxsize=config.cache_size, ttl=config.cache_ttl_s) if config.cache_size else None
         )
         self.stats = {"cache_hits": 0, "cache_misses": 0, "batch_sizes": Counter(), "model_seconds": 0.0}
+        self.batches_running = 0
         self._score_batch.set_max_batch_size(config.max_batch_size)
-        self._score_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
         self.executor = model_executor(config.cpu_threads)
         self.executor.submit(self._load, prefer_gpu)
 
@@ -67,6 +67,8 @@ class SentimentDeployment:
             self.stats["cache_hits"] += 1
             return hit
         self.stats["cache_misses"] += 1
+        # Wait for company only while the model is busy anyway: a lone request runs at once.
+        self._score_batch.set_batch_wait_timeout_s(self.config.batch_wait_timeout_s if self.batches_running else 0.0)
         score = await self._score_batch(text)
         if self.cache is not None:
             self.cache[text] = score
@@ -76,10 +78,12 @@ class SentimentDeployment:
     async def _score_batch(self, texts: list[str]) -> list[SentimentScore]:
         self.stats["batch_sizes"][len(texts)] += 1
         start = time.perf_counter()
-        # Off the event loop, so requests keep queueing into the next batch meanwhile.
-        scores = await asyncio.get_running_loop().run_in_executor(self.executor, self.model.score, texts)
-        self.stats["model_seconds"] += time.perf_counter() - start
-        return scores
+        self.batches_running += 1
+        try:  # off the event loop, so requests keep queueing into the next batch meanwhile
+            return await asyncio.get_running_loop().run_in_executor(self.executor, self.model.score, texts)
+        finally:
+            self.batches_running -= 1
+            self.stats["model_seconds"] += time.perf_counter() - start
 
     async def status(self) -> dict:
         model = self.model

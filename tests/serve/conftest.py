@@ -7,6 +7,7 @@ import pytest
 from tests.support import PROJECT_ROOT, free_port, wait_until
 
 APP = "investiq"
+LONG_BATCH_WAIT_S = 1.0  # long enough that a test can tell whether a request waited for company
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
 
     config = GraphConfig.model_validate({
         "data_dir": str(tmp_path_factory.mktemp("data")),
-        "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": 0.05,
+        "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
         "strategies": {"seed": 1},

@@ -1,6 +1,7 @@
 """The real graph on tiny models, in the session's Ray: fan-out, merge, cache, batching,
 placement on the planned cards, and outcomes that survive a replica restart."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,7 +10,7 @@ from ray import serve
 
 from models.signal_merge import MergeConfig, merge_signal
 from tests.support import TINY_CONTEXT, random_walk_bars
-from tests.serve.conftest import APP
+from tests.serve.conftest import APP, LONG_BATCH_WAIT_S
 from tests.support import wait_until
 
 
@@ -81,6 +82,12 @@ def test_repeated_text_is_served_from_the_cache(client):
     after = _stats("Sentiment")
     assert after["cache_misses"] - before["cache_misses"] == 1
     assert after["cache_hits"] - before["cache_hits"] == 2
+
+
+def test_a_lone_request_does_not_wait_for_company(client):
+    start = time.monotonic()
+    assert client.post("/v1/sentiment", json={"texts": ["a lone headline"]}).status_code == 200
+    assert time.monotonic() - start < LONG_BATCH_WAIT_S / 2
 
 
 def test_concurrent_requests_are_batched(client):
