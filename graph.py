@@ -16,6 +16,7 @@ from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
 from deployments.strategies import StrategyDeployment
+from store.store import sqlite_url
 
 logger = logging.getLogger("ray.serve")
 
@@ -74,7 +75,7 @@ def build_app(args: GraphConfig) -> serve.Application:
     config = resolve_devices(args, cluster_gpu_cards())
     if config.strategies.placement.num_replicas != 1:
         raise ValueError("strategies.placement.num_replicas must be 1: the outcome log has one writer")
-    data_dir = str(Path(config.data_dir).expanduser().resolve())
+    store_url = config.store_url or sqlite_url(Path(config.data_dir).expanduser().resolve())
     model_dir = str(Path(config.price.model_dir).expanduser().resolve())
 
     def options(section):
@@ -85,6 +86,7 @@ def build_app(args: GraphConfig) -> serve.Application:
     sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
         config.sentiment, config.sentiment.placement.num_gpus > 0)
     price = PriceDeployment.options(**options(config.price), user_config={"model_dir": model_dir}).bind(
-        config.price, config.price.placement.num_gpus > 0)
-    strategies = StrategyDeployment.options(**options(config.strategies)).bind(config.strategies, data_dir)
-    return SignalIngress.options(**options(config.ingress)).bind(sentiment, strategies, price, config.ingress)
+        config.price, config.price.placement.num_gpus > 0, store_url)
+    strategies = StrategyDeployment.options(**options(config.strategies)).bind(config.strategies, store_url)
+    return SignalIngress.options(**options(config.ingress)).bind(
+        sentiment, strategies, price, config.ingress, store_url)

@@ -67,6 +67,8 @@ class RequestLimits(Section):
 
 
 class IngressConfig(Section):
+    shadow: bool = Field(False, description="every signal is shadow unless a request says otherwise")
+    record_interval_s: float = Field(0.5, gt=0, description="prediction records are written in batches this often")
     timeouts: BranchTimeouts = BranchTimeouts()
     limits: RequestLimits = RequestLimits()
     merge: MergeConfig = MergeConfig()
@@ -74,7 +76,9 @@ class IngressConfig(Section):
 
 
 class GraphConfig(Section):
-    data_dir: str = Field("var", description="SQLite state lives here; relative to where `serve run` starts")
+    data_dir: str = Field("var", description="the SQLite store lives here; relative to where `serve run` starts")
+    store_url: str | None = Field(
+        None, description="null: sqlite under data_dir; on a multi-node cluster a PostgreSQL URL every node reaches")
     device_policy: Literal["auto", "cpu", "gpu"] = Field(
         "auto", description="auto: GPUs when the cluster has them; cpu: never; gpu: fail if there are none"
     )

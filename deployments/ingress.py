@@ -4,7 +4,9 @@
 strategies (outcomes are recorded only once the bars passed the price model), each call under
 its own timeout; a branch that fails or times out is named in `degraded` with its reason and the
 merge uses what arrived. Input errors become 422 naming the field; a branch with no model
-becomes 503 on its own route.
+becomes 503 on its own route. Every signal and prediction is logged to the store through a
+batched writer, off the request's path; bars sent later settle the logged price predictions,
+and `/v1/evaluate/{symbol}` scores them.
 
 (No `from __future__ import annotations` here: FastAPI must see the real body types
 through the signatures that Serve rewrites.)
@@ -12,12 +14,17 @@ through the signatures that Serve rewrites.)
 
 
 import asyncio
+import hashlib
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+import numpy as np
+from fastapi import FastAPI, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
@@ -25,20 +32,33 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.config import IngressConfig
 from deployments.errors import InvalidInput, ModelNotReady, one_line, root_cause
+from deployments.metrics import IngressMetrics, degraded_reason
 from deployments.schemas import (
+    Bars,
     BranchReadiness,
+    EvaluationResponse,
     OutcomesRequest,
     OutcomesResponse,
     PriceRequest,
     PriceResponse,
     ReadinessResponse,
+    RealisedRequest,
+    RealisedResponse,
     SentimentRequest,
     SentimentResponse,
     SignalRequest,
     SignalResponse,
     StrategyWeightsResponse,
+    Symbol,
+    SyncResponse,
 )
+from models.evaluation import direction_scores, realised_direction
+from models.price_direction import CLASSES
 from models.signal_merge import merge_signal, price_score
+from store.store import Store
+from store.writer import BatchedWriter
+
+DAY_S = 24 * 3600.0
 
 app = FastAPI(
     title="InvestIQ signal graph",
@@ -105,10 +125,17 @@ class BranchResult:
 @serve.ingress(app)
 class SignalIngress:
     def __init__(self, sentiment: DeploymentHandle, strategies: DeploymentHandle, price: DeploymentHandle,
-                 config: IngressConfig):
+                 config: IngressConfig, store_url: str):
         self.branches = {"sentiment": sentiment, "strategies": strategies, "price": price}
         self.config = config
+        self.store = Store(store_url)
+        self.writer = BatchedWriter(self.store, config.record_interval_s)
+        self.metrics = IngressMetrics()
         app.state.max_body_bytes = config.limits.max_body_bytes
+
+    async def __del__(self):
+        """Serve calls this on a clean shutdown: queued records reach the store first."""
+        await self.writer.close()
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -145,6 +172,36 @@ class SignalIngress:
             raise HTTPException(status_code=503, detail=f"{branch} unavailable: {result.error}")
         return result.value
 
+    def _log_sentiment(self, request_id: str | None, texts: list[str], answer: dict, now: float) -> None:
+        version = f"{answer['model_id']}@{answer['version']}"
+        for text, result in zip(texts, answer["results"]):
+            self.writer.add("sentiment_predictions", {
+                "request_id": request_id, "created_at": now, "model_version": version,
+                "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "label": result["label"], "score": result["score"]})
+
+    def _log_price(self, request_id: str | None, symbol: str, bars: Bars, answer: dict, now: float) -> None:
+        p = answer["probabilities"]
+        self.writer.add("price_predictions", {
+            "request_id": request_id, "symbol": symbol, "created_at": now,
+            "as_of": bars.timestamps[-1].timestamp(), "last_close": bars.close[-1],
+            "horizon": answer["horizon"], "flat_band_bp": answer["flat_band_bp"],
+            "model_version": f"{answer['model_id']}@{answer['version']}",
+            "p_up": p["up"], "p_flat": p["flat"], "p_down": p["down"]})
+
+    def _settle(self, symbol: str, bars: Bars) -> int:
+        """Record the realised direction of every logged prediction these bars decide."""
+        timestamps = np.array([t.timestamp() for t in bars.timestamps])
+        closes = np.asarray(bars.close)
+        updates = []
+        for row in self.store.unrealised_price_predictions(symbol, timestamps[0], timestamps[-1]):
+            got = realised_direction(row["as_of"], row["last_close"], row["horizon"], row["flat_band_bp"],
+                                     timestamps, closes)
+            if got is not None:
+                updates.append({"id": row["id"], "realised": got[0], "realised_return": got[1]})
+        self.store.set_realised(updates, time.time())
+        return len(updates)
+
     # ---- routes -------------------------------------------------------------------------
 
     @app.post("/v1/signal", response_model=SignalResponse)
@@ -174,6 +231,7 @@ class SignalIngress:
             return r.value if r is not None and r.error is None else None
 
         sentiment, price, strategies = ok("sentiment"), ok("price"), ok("strategies")
+        shadow = self.config.shadow if request.shadow is None else request.shadow
         outcomes_recorded = 0
         if strategies is not None and request.outcomes:
             outcomes_recorded, strategies = strategies["recorded"], strategies["weights"]
@@ -189,9 +247,16 @@ class SignalIngress:
             versions["price"] = f"{price['model_id']}@{price['version']}"
         latency = {name: round(r.latency_ms, 3) for name, r in results.items()}
         latency["total"] = round((time.perf_counter() - start) * 1e3, 3)
-        return SignalResponse(
+        for name, r in results.items():
+            self.metrics.branch_latency.observe(r.latency_ms, tags={"branch": name})
+            if r.error:
+                self.metrics.degraded.inc(tags={"branch": name, "reason": degraded_reason(r.error)})
+        self.metrics.signals.inc(tags={"decision": merged.decision, "shadow": str(shadow).lower()})
+        response = SignalResponse(
             request_id=request.request_id or uuid.uuid4().hex,
             symbol=request.symbol,
+            shadow=shadow,
+            actionable=not shadow,
             decision=merged.decision,
             confidence=merged.confidence,
             score=merged.score,
@@ -203,15 +268,35 @@ class SignalIngress:
             model_versions=versions,
             latency_ms=latency,
         )
+        now = time.time()
+        self.writer.add("signals", {
+            "request_id": response.request_id, "symbol": request.symbol, "created_at": now,
+            "decision": merged.decision, "score": merged.score, "confidence": merged.confidence, "shadow": shadow,
+            "model_versions": versions,
+            "components": {"sentiment": sentiment["score"] if sentiment else None,
+                           "price": price["probabilities"] if price else None,
+                           "degraded": [d.branch for d in response.degraded]}})
+        if sentiment:
+            self._log_sentiment(response.request_id, request.news, sentiment, now)
+        if price:
+            self._log_price(response.request_id, request.symbol, request.bars, price, now)
+        return response
 
     @app.post("/v1/sentiment", response_model=SentimentResponse)
     async def sentiment(self, request: SentimentRequest) -> dict:
         self._check_news(request.texts, "texts")
-        return await self._single("sentiment", "score", request.texts)
+        answer = await self._single("sentiment", "score", request.texts)
+        self._log_sentiment(None, request.texts, answer, time.time())
+        return answer
 
     @app.post("/v1/strategies/outcomes", response_model=OutcomesResponse)
     async def record_outcomes(self, request: OutcomesRequest) -> dict:
         return await self._single("strategies", "record", [o.model_dump() for o in request.outcomes])
+
+    @app.post("/v1/strategies/sync", response_model=SyncResponse)
+    async def sync_strategies(self, days: Annotated[float, Query(gt=0, le=3650)]) -> dict:
+        """Rebuild the strategy weights from the outcomes of the last `days` days."""
+        return await self._single("strategies", "sync", days)
 
     @app.get("/v1/strategies/weights", response_model=StrategyWeightsResponse)
     async def strategy_weights(self) -> dict:
@@ -219,7 +304,34 @@ class SignalIngress:
 
     @app.post("/v1/price/predict", response_model=PriceResponse)
     async def predict_price(self, request: PriceRequest) -> dict:
-        return await self._single("price", "predict", request.bars.columns())
+        answer = await self._single("price", "predict", request.bars.columns())
+        self._log_price(None, request.symbol, request.bars, answer, time.time())
+        return answer
+
+    @app.post("/v1/price/realised", response_model=RealisedResponse)
+    async def record_realised(self, request: RealisedRequest) -> RealisedResponse:
+        await self.writer.flush()  # this replica's latest predictions can be settled too
+        return RealisedResponse(settled=await asyncio.to_thread(self._settle, request.symbol, request.bars))
+
+    @app.get("/v1/evaluate/{symbol}", response_model=EvaluationResponse)
+    async def evaluate(self, symbol: Annotated[Symbol, PathParam()],
+                       days: Annotated[float, Query(gt=0, le=3650)] = 7.0) -> EvaluationResponse:
+        """Accuracy and Brier score of the settled price predictions of the last `days` days,
+        by model version."""
+        await self.writer.flush()
+        since = time.time() - days * DAY_S
+        rows = await asyncio.to_thread(self.store.price_predictions_since, symbol, since)
+        settled = defaultdict(list)
+        for row in rows:
+            if row["realised"] is not None:
+                settled[row["model_version"]].append(row)
+        return EvaluationResponse(
+            symbol=symbol, days=days, since=datetime.fromtimestamp(since, timezone.utc),
+            unsettled=sum(r["realised"] is None for r in rows),
+            by_model_version={
+                version: direction_scores(np.array([[r[f"p_{c}"] for c in CLASSES] for r in group]),
+                                          [r["realised"] for r in group])
+                for version, group in settled.items()})
 
     @app.get("/healthz")
     async def healthz(self) -> dict:

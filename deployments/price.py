@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from ray import serve
 
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
+from deployments.metrics import PriceMetrics
 from deployments.placement_info import model_executor, replica_devices
-from models.price_direction import METADATA_FILE, PriceDirectionModel
+from models.price_direction import CLASSES, METADATA_FILE, PriceDirectionModel
 from models.registry import resolve_model_dir
+from store.store import Store
 
 logger = logging.getLogger("ray.serve")
 
@@ -33,8 +36,10 @@ TRAIN_COMMAND = (
 
 @serve.deployment(name="Price")
 class PriceDeployment:
-    def __init__(self, config: PriceConfig, prefer_gpu: bool):
+    def __init__(self, config: PriceConfig, prefer_gpu: bool, store_url: str):
         self.prefer_gpu = prefer_gpu
+        self.store = Store(store_url)
+        self.metrics = PriceMetrics()
         self.model: PriceDirectionModel | None = None
         self.model_dir: str | None = None  # the directory the current model came from
         self.wanted_dir: str | None = None  # the directory user_config asks for
@@ -62,8 +67,10 @@ class PriceDeployment:
             raise RuntimeError(f"price model at {model_dir} did not load, still serving {self.model_dir}: {exc}")
         self.model, self.model_dir = model, model_dir
         self.state, self.reason = "ready", None
-        logger.info("price model %s version %s loaded from %s", model.metadata.model_id,
-                    model.metadata.version, Path(model_dir).resolve())
+        meta = model.metadata
+        self.metrics.model.serving(meta.model_id, meta.version)
+        self.store.record_promotion("price", meta.model_id, meta.version, str(Path(model_dir).resolve()), time.time())
+        logger.info("price model %s version %s loaded from %s", meta.model_id, meta.version, Path(model_dir).resolve())
 
     async def _load_if_appeared(self) -> None:
         if self.model is None and self.wanted_dir and _model_exists(self.wanted_dir):
@@ -81,12 +88,15 @@ class PriceDeployment:
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         forecast = await self._predict_batch((model, window))
         meta = model.metadata
+        self.metrics.predictions.inc(tags={"direction": max(CLASSES, key=forecast.probabilities.get)})
         return {"model_id": meta.model_id, "version": meta.version, "horizon": forecast.horizon,
-                "probabilities": forecast.probabilities, "expected_return": forecast.expected_return}
+                "probabilities": forecast.probabilities, "expected_return": forecast.expected_return,
+                "flat_band_bp": meta.flat_band_bp}
 
     @serve.batch
     async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:
         self.batch_sizes[len(items)] += 1
+        self.metrics.batch_size.observe(len(items))
         return await asyncio.get_running_loop().run_in_executor(self.executor, _predict_grouped, items)
 
     async def status(self) -> dict:

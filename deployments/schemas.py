@@ -97,6 +97,8 @@ class SignalRequest(Strict):
     outcomes: list[StrategyOutcome] = Field(default_factory=list)
     bars: Bars | None = None
     request_id: Annotated[str, Field(max_length=128)] | None = None
+    shadow: bool | None = Field(None, description="true: log the signal but mark it not actionable; "
+                                                   "null: the server's `ingress.shadow` setting")
 
 
 class SentimentRequest(Strict):
@@ -108,6 +110,14 @@ class OutcomesRequest(Strict):
 
 
 class PriceRequest(Strict):
+    symbol: Symbol
+    bars: Bars
+
+
+class RealisedRequest(Strict):
+    """Bars after the fact: they settle every logged price prediction of `symbol` whose bar
+    and the bar `horizon` later are both among them."""
+
     symbol: Symbol
     bars: Bars
 
@@ -134,6 +144,7 @@ class PriceResponse(BaseModel):
     horizon: int
     probabilities: dict[str, float] = Field(description="P(up), P(flat), P(down) over `horizon` bars")
     expected_return: float = Field(description="expected log return over the horizon")
+    flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat")
 
 
 class StrategyPosteriorOut(BaseModel):
@@ -152,12 +163,39 @@ class StrategyWeightsResponse(BaseModel):
     as_of: datetime
     credible_level: float
     half_life_days: float | None
+    window_start: datetime | None = Field(None, description="outcomes before this were dropped by a sync")
     strategies: list[StrategyPosteriorOut]
 
 
 class OutcomesResponse(BaseModel):
     recorded: int
     weights: StrategyWeightsResponse
+
+
+class SyncResponse(BaseModel):
+    since: datetime
+    outcomes: int = Field(description="outcomes in the window the weights were rebuilt from")
+    weights: StrategyWeightsResponse
+
+
+class RealisedResponse(BaseModel):
+    settled: int = Field(description="price predictions whose realised direction was recorded now")
+
+
+class DirectionScores(BaseModel):
+    n: int
+    accuracy: float | None
+    brier: float | None = Field(description="multi-class Brier score, 0 best, 2 worst")
+    brier_base_rate: float | None = Field(description="Brier score of the window's own class frequencies")
+    realised_counts: dict[str, int]
+
+
+class EvaluationResponse(BaseModel):
+    symbol: str
+    days: float
+    since: datetime
+    unsettled: int = Field(description="predictions in the window whose outcome is not known yet")
+    by_model_version: dict[str, DirectionScores]
 
 
 class DegradedBranch(BaseModel):
@@ -168,6 +206,8 @@ class DegradedBranch(BaseModel):
 class SignalResponse(BaseModel):
     request_id: str
     symbol: str
+    shadow: bool = Field(description="a shadow signal is logged for monitoring; never act on it")
+    actionable: bool = Field(description="false for shadow signals: the agent must not trade on `decision`")
     decision: Literal["BUY", "SELL", "HOLD"]
     confidence: float = Field(description="|score|; the decision is BUY/SELL only above the threshold")
     score: float = Field(description="combined score in [-1, 1]")

@@ -17,6 +17,7 @@ from ray import serve
 
 from deployments.config import SentimentConfig
 from deployments.errors import ModelNotReady
+from deployments.metrics import SentimentMetrics
 from deployments.placement_info import model_executor, replica_devices
 from models.sentiment import SentimentModel, SentimentScore
 
@@ -34,6 +35,7 @@ class SentimentDeployment:
         )
         self.stats = {"cache_hits": 0, "cache_misses": 0, "batch_sizes": Counter(), "model_seconds": 0.0}
         self.batches_running = 0
+        self.metrics = SentimentMetrics()
         self._score_batch.set_max_batch_size(config.max_batch_size)
         self.executor = model_executor(config.cpu_threads)
         self.executor.submit(self._load, prefer_gpu)
@@ -42,6 +44,7 @@ class SentimentDeployment:
         try:
             self.model = SentimentModel(self.config.model, prefer_gpu=prefer_gpu)
             self.state, self.reason = "ready", None
+            self.metrics.model.serving(self.model.model_id, self.model.version)
             logger.info("sentiment model %s ready on %s", self.config.model, self.model.device)
         except Exception as exc:  # the replica stays up and reports why
             self.state = "unavailable"
@@ -65,8 +68,10 @@ class SentimentDeployment:
     async def _score_cached(self, text: str) -> SentimentScore:
         if self.cache is not None and (hit := self.cache.get(text)) is not None:
             self.stats["cache_hits"] += 1
+            self.metrics.cache.inc(tags={"result": "hit"})
             return hit
         self.stats["cache_misses"] += 1
+        self.metrics.cache.inc(tags={"result": "miss"})
         # Wait for company only while the model is busy anyway: a lone request runs at once.
         self._score_batch.set_batch_wait_timeout_s(self.config.batch_wait_timeout_s if self.batches_running else 0.0)
         score = await self._score_batch(text)
@@ -77,6 +82,7 @@ class SentimentDeployment:
     @serve.batch
     async def _score_batch(self, texts: list[str]) -> list[SentimentScore]:
         self.stats["batch_sizes"][len(texts)] += 1
+        self.metrics.batch_size.observe(len(texts))
         start = time.perf_counter()
         self.batches_running += 1
         try:  # off the event loop, so requests keep queueing into the next batch meanwhile

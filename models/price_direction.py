@@ -40,6 +40,15 @@ def ohlcv_features(open_, high, low, close, volume) -> np.ndarray:
     return feats.astype(np.float32)
 
 
+def direction_labels(returns: np.ndarray, band: float | np.ndarray) -> np.ndarray:
+    """Class index per return in CLASSES order: up above +band, down below -band, else flat.
+    `band` is a log return, one for all or one per return."""
+    labels = np.full(len(returns), CLASSES.index("flat"), dtype=np.int64)
+    labels[returns > band] = CLASSES.index("up")
+    labels[returns < -band] = CLASSES.index("down")
+    return labels
+
+
 @dataclass
 class PriceModelMetadata:
     model_id: str

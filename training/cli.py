@@ -151,6 +151,18 @@ def cmd_request(args: argparse.Namespace) -> None:
     print(json.dumps(body))
 
 
+def cmd_openapi(args: argparse.Namespace) -> None:
+    """The HTTP API's OpenAPI schema, as the running app serves it at /openapi.json."""
+    from deployments.ingress import app
+
+    text = json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"written to {args.out}")
+    else:
+        print(text, end="")
+
+
 def _add_bars_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--bars", help="CSV of OHLCV bars (daily, intraday or generic layout)")
@@ -237,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--news", action="append", help="a news text; repeat for more")
     request.add_argument("--outcome", action="append", help="STRATEGY:win or STRATEGY:loss; repeat for more")
     request.set_defaults(func=cmd_request)
+
+    openapi = sub.add_parser("openapi", help="write the API's OpenAPI schema (for generated clients)")
+    openapi.add_argument("--out", default="openapi.json", help="file to write; '' prints it (default openapi.json)")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.price_direction import CLASSES, ohlcv_features
+from models.price_direction import direction_labels, ohlcv_features
 
 logger = logging.getLogger(__name__)
 
@@ -134,15 +134,6 @@ def horizon_log_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     out = np.full(len(log_close), np.nan)
     out[:-horizon] = log_close[horizon:] - log_close[:-horizon]
     return out
-
-
-def direction_labels(returns: np.ndarray, band: float | np.ndarray) -> np.ndarray:
-    """Class index per return in CLASSES order: up above +band, down below -band, else flat.
-    `band` is a log return, one for all or one per return."""
-    labels = np.full(len(returns), CLASSES.index("flat"), dtype=np.int64)
-    labels[returns > band] = CLASSES.index("up")
-    labels[returns < -band] = CLASSES.index("down")
-    return labels
 
 
 @dataclass

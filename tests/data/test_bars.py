@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.price_direction import CLASSES
+from models.price_direction import CLASSES, direction_labels
 from training.data import (
     chronological_split,
-    direction_labels,
     horizon_log_returns,
     load_bars_csv,
     make_samples,

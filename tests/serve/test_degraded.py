@@ -7,6 +7,7 @@ from deployments.config import IngressConfig, PriceConfig, SentimentConfig
 from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
+from store.store import sqlite_url
 from tests.support import random_walk_bars
 from tests.support import wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
@@ -19,11 +20,12 @@ TIMEOUTS = {"timeouts": {"sentiment": 1.0, "price": 1.0, "strategies": 0.5}}
 def offline(http, tmp_path_factory):
     """No sentiment checkpoint, no trained price model, a strategies branch that hangs."""
     missing = tmp_path_factory.mktemp("empty")
+    store_url = sqlite_url(missing)
     sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(missing / "finbert")), False)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(missing / "price")}).bind(
-        PriceConfig(), False)
+        PriceConfig(), False, store_url)
     ingress = SignalIngress.options(**SMALL).bind(sentiment, SlowBranch.bind(), price,
-                                                  IngressConfig.model_validate(TIMEOUTS))
+                                                  IngressConfig.model_validate(TIMEOUTS), store_url)
     serve.run(ingress, name="offline", route_prefix="/offline")
     wait_until(lambda: http.get("/offline/healthz").status_code == 200, 60, "offline app up")
     wait_until(lambda: http.get("/offline/readyz").json()["branches"]["sentiment"]["state"] == "unavailable",
@@ -33,9 +35,10 @@ def offline(http, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def faulty(http):
+def faulty(http, tmp_path_factory):
     failing = FailingBranch.bind()
-    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, IngressConfig.model_validate(TIMEOUTS))
+    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, IngressConfig.model_validate(TIMEOUTS),
+                                                  sqlite_url(tmp_path_factory.mktemp("faulty")))
     serve.run(ingress, name="faulty", route_prefix="/faulty")
     wait_until(lambda: http.get("/faulty/healthz").status_code == 200, 60, "faulty app up")
     yield http

@@ -1,0 +1,135 @@
+"""A typed Python client for the InvestIQ signal graph, synchronous and asynchronous (httpx).
+
+    from client import InvestIQClient
+    with InvestIQClient("http://127.0.0.1:8000") as api:
+        signal = api.signal({"symbol": "SPY", "news": ["..."], "bars": {...}})
+        if signal.actionable: ...
+
+Every method validates its request with the server's own pydantic models and returns the
+parsed response model; an error answer raises `APIError` with the status and the detail.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from client import calls
+from deployments.schemas import (
+    Bars, EvaluationResponse, OutcomesResponse, PriceResponse, ReadinessResponse, RealisedResponse,
+    SentimentResponse, SignalRequest, SignalResponse, StrategyOutcome, StrategyWeightsResponse, SyncResponse,
+)
+
+T = TypeVar("T", bound=BaseModel)
+
+__all__ = ["APIError", "AsyncInvestIQClient", "InvestIQClient"]
+
+
+class APIError(Exception):
+    def __init__(self, status_code: int, detail):
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code, self.detail = status_code, detail
+
+
+def _parse(call: calls.Call[T], response: httpx.Response) -> T:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        raise APIError(response.status_code, detail)
+    return call.answer.model_validate(response.json())
+
+
+def _request(call: calls.Call) -> dict:
+    return {"method": call.method, "url": call.path, "json": call.json(), "params": call.params}
+
+
+class InvestIQClient:
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, **httpx_options):
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, **httpx_options)
+
+    def __enter__(self) -> "InvestIQClient":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def send(self, call: calls.Call[T]) -> T:
+        return _parse(call, self.http.request(**_request(call)))
+
+    def signal(self, request: SignalRequest | dict) -> SignalResponse:
+        return self.send(calls.signal(request))
+
+    def sentiment(self, texts: list[str]) -> SentimentResponse:
+        return self.send(calls.sentiment(texts))
+
+    def record_outcomes(self, outcomes: list[StrategyOutcome | dict]) -> OutcomesResponse:
+        return self.send(calls.record_outcomes(outcomes))
+
+    def sync_strategies(self, days: float) -> SyncResponse:
+        return self.send(calls.sync_strategies(days))
+
+    def strategy_weights(self) -> StrategyWeightsResponse:
+        return self.send(calls.strategy_weights())
+
+    def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
+        return self.send(calls.predict_price(symbol, bars))
+
+    def record_realised(self, symbol: str, bars: Bars | dict) -> RealisedResponse:
+        return self.send(calls.record_realised(symbol, bars))
+
+    def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
+        return self.send(calls.evaluate(symbol, days))
+
+    def readyz(self) -> ReadinessResponse:
+        return self.send(calls.readyz())
+
+
+class AsyncInvestIQClient:
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, **httpx_options):
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, **httpx_options)
+
+    async def __aenter__(self) -> "AsyncInvestIQClient":
+        return self
+
+    async def __aexit__(self, *_) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def send(self, call: calls.Call[T]) -> T:
+        return _parse(call, await self.http.request(**_request(call)))
+
+    async def signal(self, request: SignalRequest | dict) -> SignalResponse:
+        return await self.send(calls.signal(request))
+
+    async def sentiment(self, texts: list[str]) -> SentimentResponse:
+        return await self.send(calls.sentiment(texts))
+
+    async def record_outcomes(self, outcomes: list[StrategyOutcome | dict]) -> OutcomesResponse:
+        return await self.send(calls.record_outcomes(outcomes))
+
+    async def sync_strategies(self, days: float) -> SyncResponse:
+        return await self.send(calls.sync_strategies(days))
+
+    async def strategy_weights(self) -> StrategyWeightsResponse:
+        return await self.send(calls.strategy_weights())
+
+    async def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
+        return await self.send(calls.predict_price(symbol, bars))
+
+    async def record_realised(self, symbol: str, bars: Bars | dict) -> RealisedResponse:
+        return await self.send(calls.record_realised(symbol, bars))
+
+    async def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
+        return await self.send(calls.evaluate(symbol, days))
+
+    async def readyz(self) -> ReadinessResponse:
+        return await self.send(calls.readyz())
