@@ -60,6 +60,11 @@ from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
 
+# Query and path parameters carry examples: without them Serve's copy of the app (pickled by
+# value, which loses FastAPI's "unset" marker) would publish `"example": {}` for each.
+Days = Annotated[float, Query(gt=0, le=3650, openapi_examples={"a week": {"value": 7}})]
+SymbolInPath = Annotated[Symbol, PathParam(openapi_examples={"SPY": {"value": "SPY"}})]
+
 app = FastAPI(
     title="InvestIQ signal graph",
     version="1",
@@ -294,7 +299,7 @@ class SignalIngress:
         return await self._single("strategies", "record", [o.model_dump() for o in request.outcomes])
 
     @app.post("/v1/strategies/sync", response_model=SyncResponse)
-    async def sync_strategies(self, days: Annotated[float, Query(gt=0, le=3650)]) -> dict:
+    async def sync_strategies(self, days: Days) -> dict:
         """Rebuild the strategy weights from the outcomes of the last `days` days."""
         return await self._single("strategies", "sync", days)
 
@@ -314,8 +319,7 @@ class SignalIngress:
         return RealisedResponse(settled=await asyncio.to_thread(self._settle, request.symbol, request.bars))
 
     @app.get("/v1/evaluate/{symbol}", response_model=EvaluationResponse)
-    async def evaluate(self, symbol: Annotated[Symbol, PathParam()],
-                       days: Annotated[float, Query(gt=0, le=3650)] = 7.0) -> EvaluationResponse:
+    async def evaluate(self, symbol: SymbolInPath, days: Days = 7.0) -> EvaluationResponse:
         """Accuracy and Brier score of the settled price predictions of the last `days` days,
         by model version."""
         await self.writer.flush()

@@ -1,0 +1,110 @@
+"""The agent loop on the session's graph: shadow signals, outcomes and sync, predictions
+settled by later bars and evaluated, the typed client on every route, the OpenAPI file, and
+the custom metrics in Ray's Prometheus export."""
+
+import asyncio
+import json
+import re
+import urllib.request
+
+import httpx
+import pytest
+import ray
+
+from client import APIError, AsyncInvestIQClient, InvestIQClient
+from client.agent_loop import bars_body, run_agent_loop
+from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, random_walk_frame, wait_until
+
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def api(client):
+    with InvestIQClient(str(client.base_url), timeout=30) as api:
+        yield api
+
+
+def test_shadow_signals_are_marked_and_keep_their_decision(api):
+    body = {"symbol": "SPY", "news": ["shares rose"], "bars": random_walk_bars(TINY_CONTEXT + 1)}
+    shadow = api.signal({**body, "shadow": True})
+    assert shadow.shadow is True and shadow.actionable is False
+    assert shadow.decision in {"BUY", "SELL", "HOLD"} and shadow.price is not None
+    live = api.signal(body)  # the session graph's ingress.shadow is false
+    assert live.shadow is False and live.actionable is True
+
+
+def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
+    frame = random_walk_frame(TINY_CONTEXT + 1 + STEPS + 64, seed=3)
+    report = run_agent_loop(api, frame, "LOOP", TINY_CONTEXT + 1, STEPS, news=["the company beat estimates"])
+    assert sum(report["decisions"].values()) == STEPS
+    assert report["predictions_settled"] == STEPS
+    evaluation = report["evaluation"]
+    assert evaluation["unsettled"] == 0
+    (scores,) = evaluation["by_model_version"].values()
+    assert scores["n"] == STEPS and sum(scores["realised_counts"].values()) == STEPS
+    assert 0.0 <= scores["accuracy"] <= 1.0 and 0.0 <= scores["brier"] <= 2.0
+    # Settling is idempotent: the same bars settle nothing new.
+    assert api.record_realised("LOOP", bars_body(frame)).settled == 0
+
+
+def test_client_round_trips_every_route(api, client):
+    bars = random_walk_bars(TINY_CONTEXT + 1, seed=5)
+    assert api.readyz().status == "ready"
+    assert len(api.sentiment(["shares fell"]).results) == 1
+    assert api.predict_price("RT", bars).horizon == 4
+    assert api.record_outcomes([{"strategy": "client_rt", "outcome": "win"}]).recorded == 1
+    assert any(s.strategy == "client_rt" for s in api.strategy_weights().strategies)
+    assert api.record_realised("RT", bars).settled == 0
+    assert api.evaluate("RT", days=1).unsettled == 1
+    assert api.signal({"symbol": "RT", "news": ["a headline"]}).price is None
+    with pytest.raises(APIError) as bad:
+        api.evaluate("not a symbol!")
+    assert bad.value.status_code == 422
+
+    async def async_round_trip():
+        async with AsyncInvestIQClient(str(client.base_url), timeout=30) as aapi:
+            signal = await aapi.signal({"symbol": "RT", "bars": bars})
+            weights = await aapi.strategy_weights()
+            return signal, weights
+
+    signal, weights = asyncio.run(async_round_trip())
+    assert signal.price is not None and weights.strategies
+
+
+def test_sync_rebuilds_the_weights_from_a_window(api):
+    api.record_outcomes([{"strategy": "sync_old", "outcome": "win", "timestamp": "2026-01-01T00:00:00Z"}])
+    assert any(s.strategy == "sync_old" for s in api.strategy_weights().strategies)
+    synced = api.sync_strategies(days=1)
+    assert synced.weights.window_start is not None
+    assert not any(s.strategy == "sync_old" for s in synced.weights.strategies)
+    everything = api.sync_strategies(days=3650)  # back to all the evidence, for the other tests
+    assert any(s.strategy == "sync_old" for s in everything.weights.strategies)
+
+
+def test_bad_query_parameters_name_the_field(client):
+    r = client.post("/v1/strategies/sync", params={"days": -1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "days"]
+    r = client.get("/v1/evaluate/SPY", params={"days": "soon"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "days"]
+
+
+def test_openapi_json_matches_the_live_schema(client):
+    committed = json.loads((PROJECT_ROOT / "openapi.json").read_text())
+    assert client.get("/openapi.json").json() == committed, "run `investiq openapi` and commit openapi.json"
+
+
+CUSTOM_METRICS = ("investiq_branch_latency_ms", "investiq_signals_total", "investiq_sentiment_batch_size",
+                  "investiq_sentiment_cache_total", "investiq_price_predictions_total", "investiq_model_info",
+                  "investiq_strategy_weight", "investiq_strategy_outcomes_total")
+
+
+def test_custom_metrics_reach_the_prometheus_export(api):
+    api.signal({"symbol": "SPY", "news": ["metrics"], "bars": random_walk_bars(TINY_CONTEXT + 1),
+                "outcomes": [{"strategy": "metrics", "outcome": "win"}]})
+    port = ray._private.worker.global_worker.node.metrics_export_port
+
+    def exported() -> set[str]:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        return {m for m in CUSTOM_METRICS if re.search(rf"^ray_{m}(_bucket|_total)?{{", text, re.M)}
+
+    wait_until(lambda: exported() == set(CUSTOM_METRICS), 90, "every custom metric exported")
