@@ -6,6 +6,7 @@ the three model deployments into the ingress.
 """
 
 import logging
+import os
 from pathlib import Path
 
 import ray
@@ -75,7 +76,8 @@ def build_app(args: GraphConfig) -> serve.Application:
     config = resolve_devices(args, cluster_gpu_cards())
     if config.strategies.placement.num_replicas != 1:
         raise ValueError("strategies.placement.num_replicas must be 1: the outcome log has one writer")
-    store_url = config.store_url or sqlite_url(Path(config.data_dir).expanduser().resolve())
+    store_url = (config.store_url or os.environ.get("INVESTIQ_STORE_URL")
+                 or sqlite_url(Path(config.data_dir).expanduser().resolve()))
     model_dir = str(Path(config.price.model_dir).expanduser().resolve())
 
     def options(section):

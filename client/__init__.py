@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from client import calls
 from deployments.schemas import (
-    Bars, EvaluationResponse, OutcomesResponse, PriceResponse, ReadinessResponse, RealisedResponse,
+    Bars, EvaluationResponse, HealthResponse, OutcomesResponse, PriceResponse, ReadinessResponse, RealisedResponse,
     SentimentResponse, SignalRequest, SignalResponse, StrategyOutcome, StrategyWeightsResponse, SyncResponse,
 )
 
@@ -87,6 +87,9 @@ class InvestIQClient:
     def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
         return self.send(calls.evaluate(symbol, days))
 
+    def healthz(self) -> HealthResponse:
+        return self.send(calls.healthz())
+
     def readyz(self) -> ReadinessResponse:
         return self.send(calls.readyz())
 
@@ -130,6 +133,9 @@ class AsyncInvestIQClient:
 
     async def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
         return await self.send(calls.evaluate(symbol, days))
+
+    async def healthz(self) -> HealthResponse:
+        return await self.send(calls.healthz())
 
     async def readyz(self) -> ReadinessResponse:
         return await self.send(calls.readyz())

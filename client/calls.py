@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from deployments.schemas import (
-    Bars, EvaluationResponse, OutcomesRequest, OutcomesResponse, PriceRequest, PriceResponse, ReadinessResponse,
+    Bars, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest, PriceResponse, ReadinessResponse,
     RealisedRequest, RealisedResponse, SentimentRequest, SentimentResponse, SignalRequest, SignalResponse,
     StrategyOutcome, StrategyWeightsResponse, SyncResponse,
 )
@@ -66,6 +66,10 @@ def record_realised(symbol: str, bars: Bars | dict) -> Call[RealisedResponse]:
 
 def evaluate(symbol: str, days: float = 7.0) -> Call[EvaluationResponse]:
     return Call("GET", f"/v1/evaluate/{symbol}", EvaluationResponse, params={"days": days})
+
+
+def healthz() -> Call[HealthResponse]:
+    return Call("GET", "/healthz", HealthResponse)
 
 
 def readyz() -> Call[ReadinessResponse]:

@@ -78,7 +78,8 @@ class IngressConfig(Section):
 class GraphConfig(Section):
     data_dir: str = Field("var", description="the SQLite store lives here; relative to where `serve run` starts")
     store_url: str | None = Field(
-        None, description="null: sqlite under data_dir; on a multi-node cluster a PostgreSQL URL every node reaches")
+        None, description="null: $INVESTIQ_STORE_URL, else SQLite under data_dir; "
+                          "on a multi-node cluster a PostgreSQL URL every node reaches")
     device_policy: Literal["auto", "cpu", "gpu"] = Field(
         "auto", description="auto: GPUs when the cluster has them; cpu: never; gpu: fail if there are none"
     )

@@ -37,6 +37,7 @@ from deployments.schemas import (
     Bars,
     BranchReadiness,
     EvaluationResponse,
+    HealthResponse,
     OutcomesRequest,
     OutcomesResponse,
     PriceRequest,
@@ -337,7 +338,7 @@ class SignalIngress:
                                           [r["realised"] for r in group])
                 for version, group in settled.items()})
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=HealthResponse)
     async def healthz(self) -> dict:
         return {"status": "ok"}
 

@@ -220,6 +220,10 @@ class SignalResponse(BaseModel):
     latency_ms: dict[str, float]
 
 
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
 class BranchReadiness(BaseModel):
     ready: bool
     state: str

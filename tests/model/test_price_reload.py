@@ -8,6 +8,7 @@ import pytest
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, ModelNotReady
 from deployments.price import PriceDeployment
+from store.store import sqlite_url
 from tests.support import TINY_CONTEXT, make_tiny_price_model, random_walk_bars
 
 BARS = {k: v for k, v in random_walk_bars(TINY_CONTEXT + 1).items() if k != "timestamps"}
@@ -18,8 +19,8 @@ def run(coro):
 
 
 @pytest.fixture
-def replica():
-    return PriceDeployment.func_or_class(PriceConfig(), False)
+def replica(tmp_path):
+    return PriceDeployment.func_or_class(PriceConfig(), False, sqlite_url(tmp_path / "store"))
 
 
 def test_reconfigure_swaps_versions_in_place(replica, tmp_path):
@@ -30,6 +31,8 @@ def test_reconfigure_swaps_versions_in_place(replica, tmp_path):
         return first, (await replica.status())["version"]
 
     assert run(scenario()) == ("v1", "v2")
+    # Each version that started serving is in the store.
+    assert [p["version"] for p in replica.store.promotions()] == ["v1", "v2"]
 
 
 def test_a_bad_promotion_keeps_the_old_model(replica, tmp_path):

@@ -49,7 +49,7 @@ def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
 
 def test_client_round_trips_every_route(api, client):
     bars = random_walk_bars(TINY_CONTEXT + 1, seed=5)
-    assert api.readyz().status == "ready"
+    assert api.healthz().status == "ok" and api.readyz().status == "ready"
     assert len(api.sentiment(["shares fell"]).results) == 1
     assert api.predict_price("RT", bars).horizon == 4
     assert api.record_outcomes([{"strategy": "client_rt", "outcome": "win"}]).recorded == 1

@@ -1,0 +1,35 @@
+"""What ships for operators: the KubeRay manifest carries serve_config.yaml's application,
+and the Grafana dashboard charts exactly the metrics the deployments export."""
+
+import copy
+import json
+import re
+
+import yaml
+
+from tests.support import PROJECT_ROOT
+
+# What a cluster sets differently from one machine, and why: the registry lives on a shared volume.
+CLUSTER_OVERRIDES = {("price", "model_dir"): "/models/price"}
+
+
+def test_rayservice_carries_the_same_application_as_serve_config():
+    local = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
+    manifest = yaml.safe_load((PROJECT_ROOT / "deploy/kuberay/rayservice.yaml").read_text())
+    assert manifest["kind"] == "RayService"
+    cluster = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    expected = copy.deepcopy(local["applications"])
+    for (section, key), value in CLUSTER_OVERRIDES.items():
+        expected[0]["args"][section][key] = value
+    assert cluster["applications"] == expected
+    assert manifest["spec"]["rayClusterConfig"]["rayVersion"] in (PROJECT_ROOT / "pyproject.toml").read_text()
+
+
+def test_dashboard_charts_every_exported_metric_and_nothing_else():
+    dashboard = json.loads((PROJECT_ROOT / "deploy/grafana/investiq.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    charted = {re.sub(r"_(bucket|sum|count)$", "", m) for m in re.findall(r"ray_(investiq_\w+)", exprs)}
+    source = (PROJECT_ROOT / "deployments/metrics.py").read_text()
+    defined = set(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"(investiq_\w+)"', source))
+    assert defined and charted == defined
+    assert all(p.get("description") for p in dashboard["panels"]), "every panel says what it means"
