@@ -21,6 +21,8 @@ class Placement(Section):
     num_cpus: float = Field(0.25, gt=0, description="Serve's default of 1 CPU deadlocks a 2-core box")
     num_gpus: float = Field(0.0, ge=0, le=1)
     max_ongoing_requests: int = Field(64, ge=1)
+    max_queued_requests: int = Field(-1, ge=-1, description="past this many waiting, callers get 503 at once; "
+                                                            "-1: no limit")
 
     def actor_options(self) -> dict:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
@@ -58,6 +60,8 @@ class BranchTimeouts(Section):
     sentiment: float = Field(2.0, gt=0)
     price: float = Field(1.0, gt=0)
     strategies: float = Field(1.0, gt=0)
+    single_route_budget: float = Field(
+        5.0, gt=0, description="single-branch routes wait this long, retrying a lost replica, before 503")
 
 
 class RequestLimits(Section):
@@ -68,6 +72,8 @@ class RequestLimits(Section):
 
 class IngressConfig(Section):
     shadow: bool = Field(False, description="every signal is shadow unless a request says otherwise")
+    api_key_env: str = Field("INVESTIQ_API_KEY", description="environment variable holding the API key that "
+                                                           "routes changing state require; unset: no key")
     record_interval_s: float = Field(0.5, gt=0, description="prediction records are written in batches this often")
     timeouts: BranchTimeouts = BranchTimeouts()
     limits: RequestLimits = RequestLimits()

@@ -15,6 +15,9 @@ through the signatures that Serve rewrites.)
 
 import asyncio
 import hashlib
+import hmac
+import logging
+import os
 import time
 import uuid
 from collections import defaultdict
@@ -23,11 +26,14 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Security
 from fastapi import Path as PathParam
+from fastapi.security import APIKeyHeader
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
+from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.config import IngressConfig
@@ -60,6 +66,12 @@ from store.store import Store
 from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
+REPLICA_LOST = (RayActorError, ActorUnavailableError, DeploymentUnavailableError)
+logger = logging.getLogger("ray.serve")
+
+# Routes that change state (outcomes, sync, realised results) need this header when the
+# ingress has a key (`ingress.api_key_env` names the environment variable holding it).
+ApiKey = Annotated[str | None, Security(APIKeyHeader(name="X-API-Key", auto_error=False))]
 
 # Query and path parameters carry examples: without them Serve's copy of the app (pickled by
 # value, which loses FastAPI's "unset" marker) would publish `"example": {}` for each.
@@ -137,6 +149,9 @@ class SignalIngress:
         self.store = Store(store_url)
         self.writer = BatchedWriter(self.store, config.record_interval_s)
         self.metrics = IngressMetrics()
+        self.api_key = os.environ.get(config.api_key_env) or None
+        if self.api_key is None:
+            logger.info("no API key in $%s: routes that change state are open to any caller", config.api_key_env)
         app.state.max_body_bytes = config.limits.max_body_bytes
 
     async def __del__(self):
@@ -153,30 +168,57 @@ class SignalIngress:
             if len(text) > limits.max_news_chars:
                 raise _invalid(("body", field, i), f"text over {limits.max_news_chars} characters ({len(text)})")
 
-    async def _call(self, branch: str, method: str, *args) -> BranchResult:
-        """One branch call under its timeout; failures come back as a reason, never raise
-        (except input errors, which are the client's and become 422)."""
-        timeout = getattr(self.config.timeouts, branch)
+    async def _call(self, branch: str, method: str, *args, budget_s: float | None = None) -> BranchResult:
+        """One branch call; failures come back as a reason, never raise (except input errors,
+        which are the client's and become 422). A call that lost its replica (killed,
+        restarting) is sent again until the budget is spent: every branch method is safe to
+        repeat (outcomes carry idempotency keys). The budget is the branch's timeout, or
+        `budget_s` on a single-branch route, where waiting beats failing."""
+        budget = budget_s or getattr(self.config.timeouts, branch)
         start = time.perf_counter()
-        try:
-            call = getattr(self.branches[branch], method).remote(*args)
-            value = await asyncio.wait_for(call, timeout)
-            return BranchResult(value=value, latency_ms=(time.perf_counter() - start) * 1e3)
-        except asyncio.TimeoutError:
-            error = f"timed out after {timeout:g} s"
-        except Exception as exc:
-            cause = root_cause(exc)
-            if isinstance(cause, InvalidInput):
-                raise _invalid(("body", *cause.loc), str(cause))
-            error = str(cause) if isinstance(cause, ModelNotReady) else one_line(exc)
-        return BranchResult(error=error, latency_ms=(time.perf_counter() - start) * 1e3)
+        deadline, backoff = start + budget, 0.05
+        while True:
+            try:
+                call = getattr(self.branches[branch], method).remote(*args)
+                value = await asyncio.wait_for(call, max(deadline - time.perf_counter(), 0.001))
+                return BranchResult(value=value, latency_ms=(time.perf_counter() - start) * 1e3)
+            except asyncio.TimeoutError:
+                error = f"timed out after {budget:g} s"
+            except BackPressureError:
+                error = "busy: its queue is full, retry shortly"
+            except REPLICA_LOST as exc:
+                error = f"replica unavailable ({type(exc).__name__})"
+                if time.perf_counter() + backoff < deadline:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 1.0)
+                    continue
+            except Exception as exc:
+                cause = root_cause(exc)
+                if isinstance(cause, InvalidInput):
+                    raise _invalid(("body", *cause.loc), str(cause))
+                error = str(cause) if isinstance(cause, ModelNotReady) else one_line(exc)
+            return BranchResult(error=error, latency_ms=(time.perf_counter() - start) * 1e3)
 
     async def _single(self, branch: str, method: str, *args) -> Any:
         """A single-branch route: the branch's answer, or 503 with its reason."""
-        result = await self._call(branch, method, *args)
+        result = await self._call(branch, method, *args, budget_s=self.config.timeouts.single_route_budget)
         if result.error:
             raise HTTPException(status_code=503, detail=f"{branch} unavailable: {result.error}")
         return result.value
+
+    def _authorize(self, key: str | None) -> None:
+        if self.api_key is not None and not hmac.compare_digest((key or "").encode(), self.api_key.encode()):
+            raise HTTPException(status_code=401, detail=[{
+                "loc": ["header", "x-api-key"], "type": "unauthorized",
+                "msg": "missing or wrong API key: routes that change state need it in the X-API-Key header"}])
+
+    @staticmethod
+    def _keyed(outcomes: list, request_id: str | None) -> list[dict]:
+        """Outcomes as the strategies branch takes them, each with an idempotency key: its own
+        `id`, else the request's id and its position, else a fresh one (so at least this
+        ingress's retries never count it twice)."""
+        prefix = request_id or uuid.uuid4().hex
+        return [{**o.model_dump(), "id": o.id or f"{prefix}#{i}"} for i, o in enumerate(outcomes)]
 
     def _log_sentiment(self, request_id: str | None, texts: list[str], answer: dict, now: float) -> None:
         version = f"{answer['model_id']}@{answer['version']}"
@@ -211,8 +253,10 @@ class SignalIngress:
     # ---- routes -------------------------------------------------------------------------
 
     @app.post("/v1/signal", response_model=SignalResponse)
-    async def signal(self, request: SignalRequest) -> SignalResponse:
+    async def signal(self, request: SignalRequest, api_key: ApiKey = None) -> SignalResponse:
         start = time.perf_counter()
+        if request.outcomes:
+            self._authorize(api_key)
         self._check_news(request.news, "news")
         results: dict[str, BranchResult] = {}
 
@@ -223,7 +267,7 @@ class SignalIngress:
             if request.bars is not None:
                 results["price"] = await self._call("price", "predict", request.bars.columns())
             results["strategies"] = await (
-                self._call("strategies", "record", [o.model_dump() for o in request.outcomes])
+                self._call("strategies", "record", self._keyed(request.outcomes, request.request_id))
                 if request.outcomes else self._call("strategies", "weights"))
 
         async def score_news() -> None:
@@ -240,7 +284,9 @@ class SignalIngress:
         shadow = self.config.shadow if request.shadow is None else request.shadow
         outcomes_recorded = 0
         if strategies is not None and request.outcomes:
-            outcomes_recorded, strategies = strategies["recorded"], strategies["weights"]
+            # Acknowledged: counted now, or counted before under the same keys.
+            outcomes_recorded = strategies["recorded"] + strategies["duplicates"]
+            strategies = strategies["weights"]
         merged = merge_signal(
             price_score(price["probabilities"]) if price else None,
             sentiment["score"] if sentiment else None,
@@ -296,12 +342,14 @@ class SignalIngress:
         return answer
 
     @app.post("/v1/strategies/outcomes", response_model=OutcomesResponse)
-    async def record_outcomes(self, request: OutcomesRequest) -> dict:
-        return await self._single("strategies", "record", [o.model_dump() for o in request.outcomes])
+    async def record_outcomes(self, request: OutcomesRequest, api_key: ApiKey = None) -> dict:
+        self._authorize(api_key)
+        return await self._single("strategies", "record", self._keyed(request.outcomes, request.request_id))
 
     @app.post("/v1/strategies/sync", response_model=SyncResponse)
-    async def sync_strategies(self, days: Days) -> dict:
+    async def sync_strategies(self, days: Days, api_key: ApiKey = None) -> dict:
         """Rebuild the strategy weights from the outcomes of the last `days` days."""
+        self._authorize(api_key)
         return await self._single("strategies", "sync", days)
 
     @app.get("/v1/strategies/weights", response_model=StrategyWeightsResponse)
@@ -315,7 +363,8 @@ class SignalIngress:
         return answer
 
     @app.post("/v1/price/realised", response_model=RealisedResponse)
-    async def record_realised(self, request: RealisedRequest) -> RealisedResponse:
+    async def record_realised(self, request: RealisedRequest, api_key: ApiKey = None) -> RealisedResponse:
+        self._authorize(api_key)
         await self.writer.flush()  # this replica's latest predictions can be settled too
         return RealisedResponse(settled=await asyncio.to_thread(self._settle, request.symbol, request.bars))
 

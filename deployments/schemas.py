@@ -16,6 +16,8 @@ Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Volume = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Symbol = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.^=\-]+$")]
 StrategyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+RequestId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
 def _not_blank(text: str) -> str:
@@ -87,6 +89,22 @@ class StrategyOutcome(Strict):
     timestamp: Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_future)] | None = Field(
         default=None, description="when the trade closed; defaults to the time the server receives it"
     )
+    id: IdempotencyKey | None = Field(
+        default=None, description="idempotency key: an outcome whose id was recorded before is not counted "
+                                  "again, so a retried request is safe; send one per trade")
+
+
+def _distinct_ids(outcomes: list[StrategyOutcome]) -> list[StrategyOutcome]:
+    seen: dict[str, int] = {}
+    for i, o in enumerate(outcomes):
+        if o.id is not None:
+            if o.id in seen:
+                raise ValueError(f"outcomes[{i}].id repeats outcomes[{seen[o.id]}].id ({o.id!r})")
+            seen[o.id] = i
+    return outcomes
+
+
+Outcomes = Annotated[list[StrategyOutcome], AfterValidator(_distinct_ids)]
 
 
 # ---- requests -------------------------------------------------------------------------
@@ -94,9 +112,9 @@ class StrategyOutcome(Strict):
 class SignalRequest(Strict):
     symbol: Symbol
     news: list[NewsText] = Field(default_factory=list)
-    outcomes: list[StrategyOutcome] = Field(default_factory=list)
+    outcomes: Outcomes = Field(default_factory=list)
     bars: Bars | None = None
-    request_id: Annotated[str, Field(max_length=128)] | None = None
+    request_id: RequestId | None = Field(None, description="echoed back; also keys outcomes without an `id`")
     shadow: bool | None = Field(None, description="true: log the signal but mark it not actionable; "
                                                    "null: the server's `ingress.shadow` setting")
 
@@ -106,7 +124,9 @@ class SentimentRequest(Strict):
 
 
 class OutcomesRequest(Strict):
-    outcomes: list[StrategyOutcome] = Field(min_length=1)
+    outcomes: Outcomes = Field(min_length=1)
+    request_id: RequestId | None = Field(None, description="outcomes without an `id` are keyed by this and "
+                                                           "their position, so resending the request is safe")
 
 
 class PriceRequest(Strict):
@@ -168,7 +188,8 @@ class StrategyWeightsResponse(BaseModel):
 
 
 class OutcomesResponse(BaseModel):
-    recorded: int
+    recorded: int = Field(description="outcomes counted now")
+    duplicates: int = Field(0, description="outcomes whose id had been recorded before: not counted again")
     weights: StrategyWeightsResponse
 
 
@@ -214,7 +235,8 @@ class SignalResponse(BaseModel):
     sentiment: SentimentResponse | None
     price: PriceResponse | None
     strategies: StrategyWeightsResponse | None
-    outcomes_recorded: int
+    outcomes_recorded: int = Field(description="outcomes acknowledged (counted now or before under the same "
+                                               "key); 0 with outcomes sent means resend them")
     degraded: list[DegradedBranch]
     model_versions: dict[str, str]
     latency_ms: dict[str, float]

@@ -44,15 +44,16 @@ class StrategyDeployment:
             self.model.update(strategy, win, observed_at)
 
     async def record(self, outcomes: list[dict]) -> dict:
-        """Append outcomes durably, then update the posterior; returns the new weights."""
+        """Append outcomes durably, then update the posterior; returns the new weights.
+        An outcome whose `id` was recorded before is skipped, so a retry never counts twice."""
         now = time.time()
-        rows = [(o["strategy"], o["outcome"] == "win", o["timestamp"].timestamp() if o.get("timestamp") else now)
-                for o in outcomes]
-        self.store.append_outcomes(rows, received_at=now)
-        for row in rows:
+        rows = [(o["strategy"], o["outcome"] == "win", o["timestamp"].timestamp() if o.get("timestamp") else now,
+                 o.get("id")) for o in outcomes]
+        new = self.store.append_outcomes(rows, received_at=now)
+        for row in new:
             self.model.update(*row)
             self.metrics.outcomes.inc(tags={"outcome": "win" if row[1] else "loss"})
-        return {"recorded": len(rows), "weights": await self.weights()}
+        return {"recorded": len(new), "duplicates": len(rows) - len(new), "weights": await self.weights()}
 
     async def sync(self, days: float) -> dict:
         """Rebuild the posterior from the outcomes observed in the last `days` days; the window

@@ -2,7 +2,8 @@
 
 Each migration runs once, in one transaction, and records its number in `schema_version`:
 a store opened by newer code upgrades itself; a store written by newer code is refused.
-A later change to a table is a new migration (an ALTER), never an edit of an old one.
+The tables below are the current definition, which migration 1 creates on a fresh store;
+each later migration brings an older store up to it and skips what a fresh one already has.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Connection, Float, Index, Integer, MetaData, String, Table, select,
+    JSON, Boolean, Column, Connection, Float, Index, Integer, MetaData, String, Table, inspect, select, text,
 )
 
 metadata = MetaData()
@@ -69,6 +70,8 @@ strategy_outcomes = Table(
     Column("win", Boolean, nullable=False),
     Column("observed_at", Float, nullable=False, index=True),  # when the trade closed
     Column("received_at", Float, nullable=False),  # when the server acknowledged it
+    Column("idempotency_key", String(128)),  # the outcome's `id`: a key recorded once is never counted again
+    Index("strategy_outcomes_idempotency_key", "idempotency_key", unique=True),
 )
 
 strategy_syncs = Table(  # the bandit state is rebuilt from outcomes observed since the latest sync's `since`
@@ -94,7 +97,14 @@ def _v1_initial(conn: Connection) -> None:
                                       strategy_syncs, model_promotions])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_outcome_idempotency_keys(conn: Connection) -> None:
+    if "idempotency_key" not in {c["name"] for c in inspect(conn).get_columns("strategy_outcomes")}:
+        conn.execute(text("ALTER TABLE strategy_outcomes ADD COLUMN idempotency_key VARCHAR(128)"))
+    for index in strategy_outcomes.indexes:
+        index.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_outcome_idempotency_keys]
 
 
 def migrate(conn: Connection) -> int:

@@ -54,11 +54,22 @@ class Store:
 
     # ---- strategy outcomes: durable before the call returns ------------------------------
 
-    def append_outcomes(self, outcomes: Iterable[tuple[str, bool, float]], received_at: float) -> int:
-        rows = [{"strategy": s, "win": bool(w), "observed_at": t, "received_at": received_at} for s, w, t in outcomes]
+    def append_outcomes(self, outcomes: Iterable[tuple[str, bool, float, str | None]],
+                        received_at: float) -> list[tuple[str, bool, float]]:
+        """(strategy, win, observed_at, idempotency key or None) in one transaction; returns
+        the outcomes stored now, without those whose key was stored before. One writer only
+        (the strategies replica), so reading the known keys first cannot race."""
+        outcomes = list(outcomes)
+        keys = [k for *_, k in outcomes if k is not None]
         with self.engine.begin() as conn:  # one transaction: all or nothing
-            conn.execute(insert(strategy_outcomes), rows)
-        return len(rows)
+            known = set(conn.execute(select(strategy_outcomes.c.idempotency_key).where(
+                strategy_outcomes.c.idempotency_key.in_(keys))).scalars()) if keys else set()
+            new = [(s, bool(w), t, k) for s, w, t, k in outcomes if k is None or k not in known]
+            if new:
+                conn.execute(insert(strategy_outcomes), [
+                    {"strategy": s, "win": w, "observed_at": t, "received_at": received_at, "idempotency_key": k}
+                    for s, w, t, k in new])
+        return [(s, w, t) for s, w, t, _ in new]
 
     def outcomes(self, since: float | None = None) -> Iterator[tuple[str, bool, float]]:
         query = select(strategy_outcomes.c.strategy, strategy_outcomes.c.win, strategy_outcomes.c.observed_at)

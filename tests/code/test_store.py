@@ -41,7 +41,7 @@ def test_every_record_type_is_written_and_read_back(store):
     for table, row in RECORDS.items():
         (read,) = store.rows(table)
         assert {k: read[k] for k in row} == row, table
-    store.append_outcomes([("momentum", True, 10.0), ("momentum", False, 20.0)], received_at=30.0)
+    store.append_outcomes([("momentum", True, 10.0, None), ("momentum", False, 20.0, "k1")], received_at=30.0)
     assert list(store.outcomes()) == [("momentum", True, 10.0), ("momentum", False, 20.0)]
     assert list(store.outcomes(since=15.0)) == [("momentum", False, 20.0)]
     assert store.sync_window_start() is None
@@ -67,7 +67,7 @@ def test_acknowledged_outcomes_survive_a_crash_of_the_writer(tmp_path):
         from store import Store
         store = Store({url!r})
         for i in range(50):
-            store.append_outcomes([("s", i % 2 == 0, float(i))], received_at=float(i))
+            store.append_outcomes([("s", i % 2 == 0, float(i), "k" + str(i))], received_at=float(i))
             print(i, flush=True)  # acknowledged
         os.kill(os.getpid(), 9)  # no clean shutdown, no close()
     """)
@@ -94,3 +94,27 @@ def test_batched_writer_flushes_on_close_and_keeps_rows_a_failed_write_did_not_s
 
     asyncio.run(scenario())
     assert [r["request_id"] for r in store.rows("signals")] == ["r0", "r1", "r2"]
+
+
+def test_an_outcome_key_is_counted_once(store):
+    first = store.append_outcomes([("s", True, 1.0, "trade-1"), ("s", False, 2.0, None)], received_at=3.0)
+    assert first == [("s", True, 1.0), ("s", False, 2.0)]
+    again = store.append_outcomes([("s", True, 1.0, "trade-1"), ("s", True, 4.0, "trade-2")], received_at=5.0)
+    assert again == [("s", True, 4.0)]
+    assert len(list(store.outcomes())) == 3
+
+
+def test_a_version_1_store_is_migrated_with_its_outcomes(tmp_path):
+    url = sqlite_url(tmp_path)
+    old = Store(url)
+    old.append_outcomes([("s", True, 1.0, None)], received_at=2.0)
+    with old.engine.begin() as conn:  # back to what migration 1 alone made
+        conn.exec_driver_sql("DROP INDEX strategy_outcomes_idempotency_key")
+        conn.exec_driver_sql("ALTER TABLE strategy_outcomes DROP COLUMN idempotency_key")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 1")
+    old.close()
+    upgraded = Store(url)
+    assert upgraded.schema_version == 2 and upgraded.count("schema_version") == 2
+    assert list(upgraded.outcomes()) == [("s", True, 1.0)]
+    upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=4.0)
+    assert upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=5.0) == []
