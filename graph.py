@@ -83,7 +83,8 @@ def build_app(args: GraphConfig) -> serve.Application:
     def options(section):
         p = section.placement
         return {"num_replicas": p.num_replicas, "max_ongoing_requests": p.max_ongoing_requests,
-                "max_queued_requests": p.max_queued_requests, "ray_actor_options": p.actor_options()}
+                "max_queued_requests": p.max_queued_requests, "health_check_period_s": p.health_check_period_s,
+                "ray_actor_options": p.actor_options()}
 
     sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
         config.sentiment, config.sentiment.placement.num_gpus > 0)

@@ -5,7 +5,7 @@ Every outcome carries an idempotency key. Reported: requests, failures (non-2xx 
 answer), signals answered with a degraded branch, whether every acknowledged outcome is in
 the store and the bandit state, and per kill the seconds until a request through that
 branch succeeded again. In one Ray instance (it needs the actor handles to kill), with the
-settings of serve_config.yaml and two sentiment replicas.
+settings of serve_config.yaml, two sentiment replicas and the sentiment cache off.
 Prints a table, writes bench/results/chaos.json.
 
     python bench/chaos.py            # 120 s, FinBERT-size sentiment
@@ -129,6 +129,7 @@ def main() -> None:
         serve.start(http_options={"host": "127.0.0.1", "port": args.port})
         graph_args = serve_config_with(bert, price, work / "var", args.port)["applications"][0]["args"]
         graph_args["sentiment"]["placement"]["num_replicas"] = 2
+        graph_args["sentiment"]["cache_size"] = 0  # every signal runs BERT, as with fresh news
         serve.run(build_app(GraphConfig.model_validate(graph_args)), name="investiq", route_prefix="/")
         base = f"http://127.0.0.1:{args.port}"
         with httpx.Client(base_url=base, timeout=60) as client:

@@ -105,3 +105,78 @@ def save_result(out: str | Path, command: str, settings: dict, results: dict) ->
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(record, indent=2))
     print(f"written to {out}")
+
+
+def process_tree(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, stack = [], [root_pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def memory_of(pid: int) -> tuple[str, float, float] | None:
+    """(process name, RSS MiB, PSS MiB)"""
+    try:
+        name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    fields = {line.split(":")[0]: float(line.split()[1]) / 1024 for line in rollup if line.startswith(("Rss", "Pss:"))}
+    return Path(name).name[:60], fields.get("Rss", 0.0), fields.get("Pss", 0.0)
+
+
+def graph_rss_mib(root_pid: int) -> float:
+    """RSS summed over a process and everything under it (e.g. `serve run` and its Ray)."""
+    return sum(m[1] for pid in [root_pid, *process_tree(root_pid)] if (m := memory_of(pid)))
+
+
+async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: float,
+                    sample=None, sample_every_s: float = 5.0) -> dict:
+    """Requests at a fixed rate whatever the answers (open loop, as independent agents send
+    them): status counts, latency percentiles of the 200s and of the rest, and `sample()`
+    called every `sample_every_s` (e.g. memory)."""
+    import asyncio
+
+    import httpx
+
+    results: list[tuple[int, float]] = []  # (status or 0 for no answer, ms)
+    samples = []
+    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        async def one():
+            start = time.perf_counter()
+            try:
+                status = (await client.post(route, json=body)).status_code
+            except httpx.HTTPError:
+                status = 0
+            results.append((status, (time.perf_counter() - start) * 1e3))
+
+        begin, tasks, n, next_sample = time.perf_counter(), [], 0, 0.0
+        while (now := time.perf_counter() - begin) < duration_s:
+            if sample is not None and now >= next_sample:
+                samples.append((round(now, 1), sample()))
+                next_sample += sample_every_s
+            tasks.append(asyncio.create_task(one()))
+            n += 1
+            await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
+        await asyncio.gather(*tasks)
+        if sample is not None:
+            samples.append((round(time.perf_counter() - begin, 1), sample()))
+    ok = [ms for status, ms in results if status == 200]
+    other = [ms for status, ms in results if status != 200]
+    statuses: dict[str, int] = {}
+    for status, _ in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    return {"offered_rate": rate, "sent": len(results), "statuses": statuses,
+            "admitted_ms": percentiles(ok) if ok else None, "rejected_ms": percentiles(other) if other else None,
+            "samples": samples}

@@ -15,37 +15,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
-from common import bench_models, bench_parser, save_result, wait_ready
-
-
-def process_tree(root_pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, stack = [], [root_pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
-
-
-def memory_of(pid: int) -> tuple[str, float, float] | None:
-    """(process name, RSS MiB, PSS MiB)"""
-    try:
-        name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-    except OSError:
-        return None
-    fields = {line.split(":")[0]: float(line.split()[1]) / 1024 for line in rollup if line.startswith(("Rss", "Pss:"))}
-    return Path(name).name[:60], fields.get("Rss", 0.0), fields.get("Pss", 0.0)
+from common import bench_models, bench_parser, memory_of, process_tree, save_result, wait_ready
 
 
 def main() -> None:

@@ -43,13 +43,19 @@ def _parse(call: calls.Call[T], response: httpx.Response) -> T:
     return call.answer.model_validate(response.json())
 
 
+def _headers(api_key: str | None) -> dict:
+    """The key that routes changing state need when the server has one."""
+    return {"X-API-Key": api_key} if api_key else {}
+
+
 def _request(call: calls.Call) -> dict:
     return {"method": call.method, "url": call.path, "json": call.json(), "params": call.params}
 
 
 class InvestIQClient:
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, **httpx_options):
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, **httpx_options)
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, api_key: str | None = None,
+                 **httpx_options):
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, headers=_headers(api_key), **httpx_options)
 
     def __enter__(self) -> "InvestIQClient":
         return self
@@ -95,8 +101,9 @@ class InvestIQClient:
 
 
 class AsyncInvestIQClient:
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, **httpx_options):
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, **httpx_options)
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, api_key: str | None = None,
+                 **httpx_options):
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=_headers(api_key), **httpx_options)
 
     async def __aenter__(self) -> "AsyncInvestIQClient":
         return self

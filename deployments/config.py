@@ -23,6 +23,8 @@ class Placement(Section):
     max_ongoing_requests: int = Field(64, ge=1)
     max_queued_requests: int = Field(-1, ge=-1, description="past this many waiting, callers get 503 at once; "
                                                             "-1: no limit")
+    health_check_period_s: float = Field(2.0, gt=0, description="how soon Serve notices a dead replica and "
+                                                                "replaces it (Serve's default: 10 s)")
 
     def actor_options(self) -> dict:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
@@ -78,7 +80,7 @@ class IngressConfig(Section):
     timeouts: BranchTimeouts = BranchTimeouts()
     limits: RequestLimits = RequestLimits()
     merge: MergeConfig = MergeConfig()
-    placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=256)
+    placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=16, max_queued_requests=16)
 
 
 class GraphConfig(Section):

@@ -29,12 +29,14 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Security
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deployments.config import IngressConfig
 from deployments.errors import InvalidInput, ModelNotReady, one_line, root_cause
@@ -126,6 +128,16 @@ async def validation_error(_, exc: RequestValidationError) -> JSONResponse:
     texts do not belong in error bodies or logs)."""
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+@app.exception_handler(StarletteHTTPException)
+async def http_error(request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI answers a body it cannot decode (e.g. not UTF-8) with a bare 400 string;
+    give it the same shape as every other input error, naming the body."""
+    if exc.status_code == 400 and isinstance(exc.detail, str):
+        detail = [{"loc": ["body"], "msg": f"{exc.detail}: send UTF-8 JSON", "type": "body_decode"}]
+        return JSONResponse({"detail": detail}, status_code=400)
+    return await http_exception_handler(request, exc)
 
 
 def _invalid(loc: tuple, msg: str) -> RequestValidationError:

@@ -49,3 +49,19 @@ def test_gpu_script_runs_on_cpu(tmp_path, script):
 def test_hop_latency(tmp_path):
     result = run_bench("hop_latency.py", tmp_path / "r.json", "--port", str(free_port()))
     assert "status (bare hop)" in result["handle_ms"] and "/healthz (bare path)" in result["http_ms"]
+
+
+def test_chaos(tmp_path):
+    result = run_bench("chaos.py", tmp_path / "r.json", "--port", str(free_port()))
+    assert [k["deployment"] for k in result["kills"]] == ["Strategies", "Sentiment", "Price"]
+    assert result["acknowledged_lost"] == 0 and result["requests"] > 0
+
+
+def test_open_loop(tmp_path):
+    result = run_bench("open_loop.py", tmp_path / "r.json", "--port", str(free_port()))
+    assert result["capacity_rps"] > 0 and result["sent"] > 0 and result["samples"]
+
+
+def test_fuzz_api(tmp_path):
+    result = run_bench("fuzz_api.py", tmp_path / "r.json", "--port", str(free_port()))
+    assert result["cases"] > 0 and result["exit_code"] == 0

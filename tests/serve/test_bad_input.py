@@ -45,6 +45,16 @@ CASES = {
     "missing symbol": ("/v1/signal", {"news": ["shares rose"]}, "symbol"),
     "unknown field": ("/v1/signal", signal(sentiment_weight=2), "sentiment_weight"),
     "malformed symbol": ("/v1/price/predict", {"symbol": "SPY; DROP", "bars": BARS}, "symbol"),
+    "a price that is not a number": ("/v1/price/predict", {"symbol": "SPY", "bars": bars_with(close=(1, "high"))},
+                                     "close"),
+    "no outcomes": ("/v1/strategies/outcomes", {"outcomes": []}, "outcomes"),
+    "the same outcome id twice": ("/v1/strategies/outcomes",
+                                  {"outcomes": [{"strategy": "s", "outcome": "win", "id": "t1"},
+                                                {"strategy": "s", "outcome": "loss", "id": "t1"}]}, "outcomes[1].id"),
+    "malformed request id": ("/v1/signal", signal(request_id="two words"), "request_id"),
+    "realised bars out of order": ("/v1/price/realised",
+                                   {"symbol": "SPY", "bars": bars_with(timestamps=(3, BARS["timestamps"][1]))},
+                                   "timestamps"),
 }
 
 
@@ -74,6 +84,16 @@ def test_chunked_body_over_the_limit_is_413(client):
 def test_not_json_is_422(client):
     r = client.post("/v1/signal", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
+
+
+def test_invalid_utf8_is_400_naming_the_body(client):
+    r = client.post("/v1/sentiment", content=b'{"texts": ["caf\xe9 \xff"]}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["body"] and "UTF-8" in r.text
+
+
+def test_wrong_content_type_is_422(client):
+    r = client.post("/v1/sentiment", content=b"texts=shares rose", headers={"content-type": "text/plain"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
 
 
 def test_rejected_bars_leave_no_outcome_recorded(client):
