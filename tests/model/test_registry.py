@@ -1,11 +1,14 @@
 """Versions appear whole or not at all; the production pointer survives crashes; rollback."""
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from models.registry import ModelRegistry, resolve_model_dir
-from tests.support import make_tiny_price_model
+from tests.support import PROJECT_ROOT, make_tiny_price_model
 
 
 @pytest.fixture
@@ -83,3 +86,19 @@ def test_a_registry_without_production_says_so(tmp_path):
     (tmp_path / "r" / "versions").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no production version"):
         resolve_model_dir(tmp_path / "r")
+
+
+def test_a_process_killed_mid_publish_leaves_the_old_version_serving(registry, tmp_path):
+    registry.promote("v1")
+    source = make_tiny_price_model(tmp_path / "build-v9", "v9")
+    child = textwrap.dedent(f"""
+        import os
+        from models.registry import ModelRegistry
+        os.rename = lambda *args: os._exit(9)  # killed between the staged copy and the rename
+        ModelRegistry({str(registry.root)!r}).publish({str(source)!r}, "v9")
+    """)
+    assert subprocess.run([sys.executable, "-c", child], cwd=PROJECT_ROOT, timeout=120).returncode == 9
+    assert registry.versions() == ["v1", "v2"]
+    assert resolve_model_dir(registry.root) == registry.path_of("v1")  # what the Price deployment loads
+    registry.publish(source, "v9")  # the leftover staging copy is in nobody's way
+    assert "v9" in registry.versions()
