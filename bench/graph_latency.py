@@ -68,7 +68,7 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
     """n requests, `concurrency` at a time: client latencies, ingress timings, throughput."""
     import httpx
 
-    latencies, ingress, degraded = [], {b: [] for b in (*BRANCHES, "total")}, {}
+    latencies, ingress, degraded, rejected = [], {b: [] for b in (*BRANCHES, "total")}, {}, []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         queue = asyncio.Queue()
@@ -81,6 +81,9 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
                 start = time.perf_counter()
                 r = await client.post(route, json=body)
                 latencies.append((time.perf_counter() - start) * 1e3)
+                if r.status_code == 503:  # turned away: past the ingress's queue (max_queued_requests)
+                    rejected.append(r.status_code)
+                    continue
                 r.raise_for_status()
                 data = r.json()
                 for d in data.get("degraded", []):  # past capacity a branch times out: count it
@@ -92,7 +95,8 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    result = {"client": percentiles(latencies), "requests_per_s": n / elapsed, "degraded": degraded}
+    result = {"client": percentiles(latencies), "requests_per_s": n / elapsed, "degraded": degraded,
+              "rejected_503": len(rejected)}
     result["ingress"] = {k: percentiles(v) for k, v in ingress.items() if v}
     return result
 
@@ -139,11 +143,11 @@ def main() -> None:
                                           "bare_p50": direct_p50["price"]}
 
     print(f"{'direct, in-process':34s} " + "  ".join(f"{b} {direct_p50[b]:6.1f}" for b in BRANCHES))
-    print(f"{'/v1/signal':12s} {'conc':>5s} {'p50':>7s} {'p90':>7s} {'p99':>7s} {'req/s':>7s}  degraded")
+    print(f"{'/v1/signal':12s} {'conc':>5s} {'p50':>7s} {'p90':>7s} {'p99':>7s} {'req/s':>7s}  503s  degraded")
     for c, r in results["signal"].items():
         q = r["client"]
         print(f"{'':12s} {c:5d} {q['p50']:7.1f} {q['p90']:7.1f} {q['p99']:7.1f} {r['requests_per_s']:7.1f}  "
-              f"{r['degraded'] or '-'}")
+              f"{r['rejected_503']:4d}  {r['degraded'] or '-'}")
     print(f"overhead at concurrency 1: {results['overhead_ms']:.1f} ms "
           f"(signal p50 {one['client']['p50']:.1f} − slowest direct branch {max(direct_p50.values()):.1f})")
     for hop, ms in results["hops_ms"].items():

@@ -151,6 +151,41 @@ def cmd_request(args: argparse.Namespace) -> None:
     print(json.dumps(body))
 
 
+def cmd_evaluate_sentiment(args: argparse.Namespace) -> None:
+    """Financial PhraseBank (each agreement level) and FiQA headlines, for any model."""
+    from models.sentiment import SentimentModel
+    from training.data import shared_data_dir
+    from training.sentiment_eval import evaluate
+
+    result = evaluate(SentimentModel(args.model), Path(args.data) if args.data else shared_data_dir())
+    print(f"{result['model']}@{result['version']}")
+    for level, r in result["phrasebank"].items():
+        print(f"  PhraseBank {level:9s} n={r['n']:5d}  accuracy {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}"
+              f"  (majority class {r['majority_class_baseline']:.3f})")
+    f = result["fiqa_headlines"]
+    print(f"  FiQA headlines   n={f['n']:5d}  sign accuracy {f['sign_accuracy']:.3f}"
+          f"  (majority sign {f['majority_sign_baseline']:.3f})")
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+def cmd_evaluate_bandit(args: argparse.Namespace) -> None:
+    """Cumulative regret of each policy on simulated strategies, mean over seeds."""
+    from training.bandit_eval import POLICIES, STATIONARY, SWITCH, cumulative_regret
+
+    result = {}
+    for scenario in (STATIONARY, SWITCH):
+        result[scenario.name] = {}
+        for name in POLICIES:
+            final = cumulative_regret(name, scenario, args.steps, args.seeds)[:, -1]
+            result[scenario.name][name] = {"mean": float(final.mean()),
+                                           "ci95": float(1.96 * final.std(ddof=1) / len(final) ** 0.5)}
+            print(f"{scenario.name:15s} {name:25s} regret after {args.steps} steps: "
+                  f"{final.mean():7.1f} ± {result[scenario.name][name]['ci95']:.1f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"steps": args.steps, "seeds": args.seeds, **result}, indent=2))
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     """The HTTP API's OpenAPI schema, as the running app serves it at /openapi.json."""
     from deployments.ingress import app
@@ -249,6 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--news", action="append", help="a news text; repeat for more")
     request.add_argument("--outcome", action="append", help="STRATEGY:win or STRATEGY:loss; repeat for more")
     request.set_defaults(func=cmd_request)
+
+    sentiment_eval = sub.add_parser("evaluate-sentiment", help="score a sentiment model on PhraseBank and FiQA")
+    sentiment_eval.add_argument("--model", default="ProsusAI/finbert", help="hub id or local checkpoint")
+    sentiment_eval.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
+    sentiment_eval.add_argument("--out", help="write the figures as JSON here")
+    sentiment_eval.set_defaults(func=cmd_evaluate_sentiment)
+
+    bandit_eval = sub.add_parser("evaluate-bandit", help="regret of bandit policies on simulated strategies")
+    bandit_eval.add_argument("--steps", type=int, default=1000)
+    bandit_eval.add_argument("--seeds", type=int, default=200)
+    bandit_eval.add_argument("--out", help="write the figures as JSON here")
+    bandit_eval.set_defaults(func=cmd_evaluate_bandit)
 
     openapi = sub.add_parser("openapi", help="write the API's OpenAPI schema (for generated clients)")
     openapi.add_argument("--out", default="openapi.json", help="file to write; '' prints it (default openapi.json)")
