@@ -62,7 +62,7 @@ from deployments.schemas import (
     SyncResponse,
 )
 from models.evaluation import direction_scores, realised_direction
-from models.price_direction import CLASSES
+from models.direction import CLASSES
 from models.signal_merge import merge_signal, price_score
 from store.store import Store
 from store.writer import BatchedWriter

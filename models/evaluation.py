@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from models.price_direction import CLASSES, direction_labels
+from models.direction import CLASSES, direction_labels
 
 
 def realised_direction(as_of: float, last_close: float, horizon: int, flat_band_bp: float,

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from transformers import PatchTSTConfig, PatchTSTForClassification
 
-CLASSES = ("up", "flat", "down")
+from models.direction import CLASSES
+
 CHANNELS = ("log_return", "log_range", "log_body", "log_volume")
 METADATA_FILE = "investiq.json"
 
@@ -38,15 +39,6 @@ def ohlcv_features(open_, high, low, close, volume) -> np.ndarray:
         axis=1,
     )
     return feats.astype(np.float32)
-
-
-def direction_labels(returns: np.ndarray, band: float | np.ndarray) -> np.ndarray:
-    """Class index per return in CLASSES order: up above +band, down below -band, else flat.
-    `band` is a log return, one for all or one per return."""
-    labels = np.full(len(returns), CLASSES.index("flat"), dtype=np.int64)
-    labels[returns > band] = CLASSES.index("up")
-    labels[returns < -band] = CLASSES.index("down")
-    return labels
 
 
 @dataclass

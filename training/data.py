@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.price_direction import direction_labels, ohlcv_features
+from models.direction import direction_labels
+from models.price_direction import ohlcv_features
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.price_direction import CLASSES, direction_labels
+from models.direction import CLASSES, direction_labels
 from training.data import (
     chronological_split,
     horizon_log_returns,
