@@ -34,7 +34,9 @@ class BatchedWriter:
         if len(self.pending) > self.max_pending:
             excess = len(self.pending) - self.max_pending
             del self.pending[:excess]
-            self.dropped += excess
+            before, self.dropped = self.dropped, self.dropped + excess
+            if before == 0 or before // 1000 != self.dropped // 1000:  # once, then every 1000
+                logger.error("store unreachable: %d unwritten records dropped so far; check store_url", self.dropped)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 

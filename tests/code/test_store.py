@@ -118,3 +118,15 @@ def test_a_version_1_store_is_migrated_with_its_outcomes(tmp_path):
     assert list(upgraded.outcomes()) == [("s", True, 1.0)]
     upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=4.0)
     assert upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=5.0) == []
+
+
+def test_the_writer_bounds_what_waits_for_an_unreachable_store(store):
+    async def scenario():
+        writer = BatchedWriter(store, interval_s=3600, max_pending=5)
+        for i in range(8):
+            writer.add("signals", {**RECORDS["signals"], "request_id": f"r{i}"})
+        await writer.close()
+        return writer.dropped
+
+    assert asyncio.run(scenario()) == 3
+    assert [r["request_id"] for r in store.rows("signals")] == ["r3", "r4", "r5", "r6", "r7"]
