@@ -14,13 +14,10 @@ Prints a table, writes bench/results/chaos.json.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 import threading
 import time
 
-from common import HEADLINE, ROOT, bench_models, bench_parser, save_result, wait_ready
+from common import HEADLINE, bench_models, bench_parser, graph_in_process, save_result, wait_ready
 
 BRANCH_OF = {"Strategies": "strategies", "Sentiment": "sentiment", "Price": "price"}
 
@@ -111,29 +108,17 @@ def main() -> None:
     duration = 20.0 if args.tiny else args.duration
 
     import httpx
-    import ray
-    from ray import serve
 
-    from deployments.config import GraphConfig
-    from graph import build_app
     from store import Store
     from store.store import sqlite_url
-    from tests.support import random_walk_bars, ray_tmpdir, serve_config_with
+    from tests.support import random_walk_bars, serve_config_with
 
     work, bert, price = bench_models("chaos-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
-    os.environ["RAY_TMPDIR"] = ray_tmpdir(f"c-{work.name[-8:]}")
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": args.port})
-        graph_args = serve_config_with(bert, price, work / "var", args.port)["applications"][0]["args"]
-        graph_args["sentiment"]["placement"]["num_replicas"] = 2
-        graph_args["sentiment"]["cache_size"] = 0  # every signal runs BERT, as with fresh news
-        serve.run(build_app(GraphConfig.model_validate(graph_args)), name="investiq", route_prefix="/")
-        base = f"http://127.0.0.1:{args.port}"
-        with httpx.Client(base_url=base, timeout=60) as client:
-            wait_ready(client)
+    graph_args = serve_config_with(bert, price, work / "var", args.port)["applications"][0]["args"]
+    graph_args["sentiment"]["placement"]["num_replicas"] = 2
+    graph_args["sentiment"]["cache_size"] = 0  # every signal runs BERT, as with fresh news
+    with graph_in_process(work, args.port, graph_args) as base:
         third = duration / 4
         report = run_load(base, duration, args.workers,
                           [(third, "investiq", "Strategies"), (2 * third, "investiq", "Sentiment"),
@@ -146,13 +131,6 @@ def main() -> None:
         acked = set(report.pop("acknowledged_ids"))
         report.update(acknowledged=len(acked), acknowledged_lost=len(acked - stored), stored=len(stored),
                       bandit_outcomes=sum(s["outcomes"] for s in weights["strategies"]))
-    except BaseException:
-        print(f"kept {work} for a look", file=sys.stderr)
-        raise
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-    shutil.rmtree(work, ignore_errors=True)
 
     print(f"{report['requests']} requests in {report['duration_s']} s, {report['failed']} failed "
           f"({100 * report['failed'] / max(report['requests'], 1):.2f} %); signals with a degraded branch: "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+from contextlib import contextmanager
 import json
 import os
 import platform
@@ -180,3 +182,35 @@ async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: 
     return {"offered_rate": rate, "sent": len(results), "statuses": statuses,
             "admitted_ms": percentiles(ok) if ok else None, "rejected_ms": percentiles(other) if other else None,
             "samples": samples}
+
+
+@contextmanager
+def graph_in_process(work: Path, port: int, graph_args: dict):
+    """The graph deployed in a Ray that this process starts (for benches that need handles
+    or `ray.kill`); yields the base URL once every branch is ready. `work` is removed after
+    a clean run and kept for a look after a failure."""
+    import httpx
+    import ray
+    from ray import serve
+
+    from deployments.config import GraphConfig
+    from graph import build_app
+    from tests.support import ray_tmpdir
+
+    os.environ["RAY_TMPDIR"] = ray_tmpdir(f"b-{work.name[-8:]}")
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(build_app(GraphConfig.model_validate(graph_args)), name="investiq", route_prefix="/")
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=60) as client:
+            wait_ready(client)
+        yield base
+    except BaseException:
+        print(f"kept {work} for a look", file=sys.stderr)
+        raise
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    shutil.rmtree(work, ignore_errors=True)

@@ -14,11 +14,7 @@ Prints a table, writes bench/results/hop_latency.json.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-
-from common import HEADLINE, ROOT, bench_models, bench_parser, percentiles, save_result, wait_ready
+from common import HEADLINE, bench_models, bench_parser, graph_in_process, percentiles, save_result
 from graph_latency import direct, time_ms
 
 
@@ -29,29 +25,20 @@ def main() -> None:
     n = 5 if args.tiny else args.requests
 
     import httpx
-    import ray
     from ray import serve
 
-    from deployments.config import GraphConfig
-    from graph import build_app
-    from tests.support import random_walk_bars, ray_tmpdir
+    from tests.support import random_walk_bars
 
     work, bert, price = bench_models("hops-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
     columns = {k: bars[k] for k in ("open", "high", "low", "close", "volume")}
     results = {"model_ms": direct(bert, price, bars, n)}
-    os.environ["RAY_TMPDIR"] = ray_tmpdir(f"h-{work.name[-8:]}")
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": args.port})
-        config = GraphConfig.model_validate({"data_dir": str(work / "var"), "sentiment": {"model": str(bert),
-                                             "cache_size": 0}, "price": {"model_dir": str(price)}})
-        serve.run(build_app(config), name="investiq", route_prefix="/")
+    graph_args = {"data_dir": str(work / "var"), "sentiment": {"model": str(bert), "cache_size": 0},
+                  "price": {"model_dir": str(price)}}
+    with graph_in_process(work, args.port, graph_args) as base:
         price_h = serve.get_deployment_handle("Price", app_name="investiq")
         sentiment_h = serve.get_deployment_handle("Sentiment", app_name="investiq")
-        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as client:
-            wait_ready(client)
+        with httpx.Client(base_url=base, timeout=60) as client:
             results["handle_ms"] = {
                 "status (bare hop)": percentiles(time_ms(lambda: price_h.status.remote().result(), n)),
                 "price.predict": percentiles(time_ms(lambda: price_h.predict.remote(columns).result(), n)),
@@ -68,13 +55,6 @@ def main() -> None:
                 "/v1/sentiment": percentiles(time_ms(
                     lambda: client.post("/v1/sentiment", json={"texts": [HEADLINE]}), n)),
             }
-    except BaseException:
-        print(f"kept {work} for a look", file=sys.stderr)
-        raise
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-    shutil.rmtree(work, ignore_errors=True)
 
     print(f"{'p50, concurrency 1':44s} {'ms':>7s}")
     for group, label in (("model_ms", "model, in process"), ("handle_ms", "handle → replica"),
