@@ -186,6 +186,42 @@ def cmd_evaluate_bandit(args: argparse.Namespace) -> None:
         Path(args.out).write_text(json.dumps({"steps": args.steps, "seeds": args.seeds, **result}, indent=2))
 
 
+def cmd_finetune_sentiment(args: argparse.Namespace) -> None:
+    """Fine-tune a checkpoint on labelled texts; print held-out scores beside TF-IDF's."""
+    from training.finetune_sentiment import FinetuneConfig, finetune, read_labelled_csv
+    from training.data import shared_data_dir
+    from training.sentiment_eval import load_phrasebank
+
+    if args.csv:
+        texts, labels = read_labelled_csv(Path(args.csv))
+    else:
+        texts, labels = load_phrasebank(Path(args.data) if args.data else shared_data_dir(), args.phrasebank)
+    config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate)
+    result = finetune(args.model, texts, labels, Path(args.out), config)
+    for name in ("held_out", "tfidf_baseline"):
+        print(f"{name:15s} n={result[name]['n']}  accuracy {result[name]['accuracy']:.3f}"
+              f"  macro-F1 {result[name]['macro_f1']:.3f}")
+    print(f"model saved to {result['out_dir']}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """The model-quality report: every section, or those named, then REPORT.md from all saved."""
+    from training.data import shared_data_dir
+    from training.report import SECTIONS, build
+
+    sections = args.sections.split(",") if args.sections else list(SECTIONS)
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
+    data_dir = Path(args.data) if args.data else shared_data_dir()
+    if not data_dir.is_dir():
+        raise SystemExit(f"reference data not found at {data_dir}; put ../shared/data beside the project "
+                         "or set INVESTIQ_SHARED_DATA")
+    path = build(Path(args.out), data_dir, sections, sentiment_model=args.sentiment_model,
+                 setups=args.setups.split(",") if args.setups else None, ett_max_epochs=args.ett_max_epochs)
+    print(f"report written to {path}")
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     """The HTTP API's OpenAPI schema, as the running app serves it at /openapi.json."""
     from deployments.ingress import app
@@ -296,6 +332,28 @@ def build_parser() -> argparse.ArgumentParser:
     bandit_eval.add_argument("--seeds", type=int, default=200)
     bandit_eval.add_argument("--out", help="write the figures as JSON here")
     bandit_eval.set_defaults(func=cmd_evaluate_bandit)
+
+    finetune_ = sub.add_parser("finetune-sentiment", help="fine-tune a checkpoint on labelled news (stratified split)")
+    finetune_.add_argument("--model", default="ProsusAI/finbert", help="hub id or local checkpoint to start from")
+    texts = finetune_.add_mutually_exclusive_group(required=True)
+    texts.add_argument("--csv", help="CSV with text,label columns (labels positive/negative/neutral)")
+    texts.add_argument("--phrasebank", choices=["AllAgree", "75Agree", "66Agree", "50Agree"],
+                       help="a Financial PhraseBank level from the shared data (non-commercial licence)")
+    finetune_.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
+    finetune_.add_argument("--out", required=True, help="directory for the fine-tuned model")
+    finetune_.add_argument("--epochs", type=int, default=3)
+    finetune_.add_argument("--batch-size", type=int, default=16)
+    finetune_.add_argument("--learning-rate", type=float, default=2e-5)
+    finetune_.set_defaults(func=cmd_finetune_sentiment)
+
+    report = sub.add_parser("report", help="regenerate the model-quality report (markdown + PNG)")
+    report.add_argument("--out", default="reports/quality", help="output folder (default reports/quality)")
+    report.add_argument("--sections", help="comma-separated: ett,direction,sentiment,bandit (default all)")
+    report.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
+    report.add_argument("--sentiment-model", help="also score this sentiment model (hub id or local directory)")
+    report.add_argument("--setups", help="direction setups, comma-separated (default all; see training/walk_forward.py)")
+    report.add_argument("--ett-max-epochs", type=int, default=100, help="cap on ETT training epochs (default 100)")
+    report.set_defaults(func=cmd_report)
 
     openapi = sub.add_parser("openapi", help="write the API's OpenAPI schema (for generated clients)")
     openapi.add_argument("--out", default="openapi.json", help="file to write; '' prints it (default openapi.json)")

@@ -82,9 +82,11 @@ class Prepared:
     class_returns: list[float]
 
 
-def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
+def prepare(frame: pd.DataFrame, config: TrainConfig, split: Split | None = None) -> Prepared:
+    """`split` (sample end indices) replaces the default chronological split, e.g. for one
+    walk-forward fold."""
     samples = make_samples(frame, config.context_length, config.horizon, config.flat_band_bp, config.flat_band_vol)
-    split = chronological_split(samples, step=config.sample_step)
+    split = split or chronological_split(samples, step=config.sample_step)
     mean, std = normalisation_stats(samples, split.train)
     labels = samples.labels[split.train]
     returns = samples.returns[split.train]
@@ -173,13 +175,14 @@ Report = Callable[[dict, Callable[[Path], None]], None]
 
 
 def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None = None, version: str | None = None,
-          report: Report | None = None, resume_from: str | Path | None = None) -> tuple[PriceDirectionModel, dict]:
+          report: Report | None = None, resume_from: str | Path | None = None,
+          split: Split | None = None) -> tuple[PriceDirectionModel, dict]:
     """Train on `frame` (OHLCV, time-indexed); returns the final model and its metrics,
-    and saves the model directory at `out_dir` when given."""
+    and saves the model directory at `out_dir` when given. `split` as in `prepare`."""
     version = version or new_version()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    prepared = prepare(frame, config)
+    prepared = prepare(frame, config, split)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     network = build_patchtst(config.context_length, config.patch_length, config.patch_stride, config.d_model,
                              config.num_attention_heads, config.num_hidden_layers, config.ffn_dim,

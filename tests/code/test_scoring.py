@@ -1,0 +1,70 @@
+"""Scores, intervals and the trading rule of the quality report, on inputs worked by hand."""
+
+import numpy as np
+import pytest
+
+from training.backtest import backtest, positions
+from training.scoring import (
+    balanced_accuracy, block_resamples, reliability_bins, score_forecasts, window_losses,
+)
+
+
+def test_window_losses_by_hand():
+    probs = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    losses = window_losses(probs, np.array([0, 1]))
+    assert losses["log_loss"] == pytest.approx([np.log(2), np.log(5)])
+    assert losses["brier"] == pytest.approx([0.25 + 0.0625 * 2, 0.04 + 0.64 + 0.36])
+    assert losses["hit"].tolist() == [1.0, 0.0]
+
+
+def test_balanced_accuracy_weights_each_class_the_same():
+    labels = np.array([0, 0, 0, 1])
+    assert balanced_accuracy(np.array([0, 0, 0, 0]), labels, 3) == 0.5  # always the majority
+    assert balanced_accuracy(labels.copy(), labels, 3) == 1.0
+
+
+def test_block_resamples_are_runs_of_consecutive_windows():
+    idx = block_resamples(n=23, block=5, reps=50, rng=np.random.default_rng(0))
+    assert idx.shape == (50, 23) and idx.min() >= 0 and idx.max() < 23
+    first_blocks = idx[:, :5]
+    assert (np.diff(first_blocks, axis=1) == 1).all()
+
+
+def test_skill_against_the_base_rate_separates_a_good_forecaster_from_the_base_rate():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, size=400)
+    base = np.tile(np.bincount(labels, minlength=3) / len(labels), (len(labels), 1))
+    sharp = np.full((len(labels), 3), 0.1)
+    sharp[np.arange(len(labels)), labels] = 0.8
+    scores = score_forecasts({"base": base, "sharp": sharp}, labels, reference="base", reps=200)
+    assert scores["base"]["brier_skill"] == pytest.approx(0.0)
+    assert scores["sharp"]["brier_skill_ci"][0] > 0.5
+    assert scores["sharp"]["accuracy"] == 1.0
+    low, high = scores["base"]["log_loss_ci"]
+    assert low <= scores["base"]["log_loss"] <= high
+
+
+def test_reliability_bins_of_a_calibrated_forecast_lie_on_the_diagonal():
+    rng = np.random.default_rng(2)
+    prob = rng.uniform(size=20000)
+    happened = rng.uniform(size=prob.size) < prob
+    for b in reliability_bins(prob, happened, bins=5):
+        assert b["observed"] == pytest.approx(b["forecast"], abs=0.03)
+
+
+def test_positions_follow_the_edge_and_the_threshold():
+    probs = np.array([[0.5, 0.2, 0.3], [0.3, 0.2, 0.5], [0.35, 0.33, 0.32]])
+    assert positions(probs, threshold=0.1).tolist() == [1.0, -1.0, 0.0]
+
+
+def test_backtest_charges_costs_and_measures_drawdown_by_hand():
+    log_returns = np.log([1.10, 0.90, 1.05])
+    result = backtest(np.array([1.0, 1.0, -1.0]), log_returns, cost_bp=10, periods_per_year=1)
+    # period 1: +10 % - 0.1 % entry; 2: -10 %; 3: short into +5 % = -5 %, minus 0.2 % for flipping
+    pnl = np.array([0.10 - 0.001, -0.10, -0.05 - 0.002])
+    equity = np.cumprod(1 + pnl)
+    assert result["equity"] == pytest.approx(equity.tolist())
+    assert result["max_drawdown"] == pytest.approx(1 - equity[-1] / equity[0])
+    assert result["hit_rate"] == pytest.approx(1 / 3)
+    assert result["turnover"] == pytest.approx((1 + 0 + 2) / 3)
+    assert result["sharpe"] == pytest.approx(pnl.mean() / pnl.std(ddof=1))

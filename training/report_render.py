@@ -1,0 +1,203 @@
+"""Markdown and PNG figures of the model-quality report, from the saved section results.
+
+Every sentence that judges a model ("beats the base rate", "target met") is computed here
+from the figures, so a re-run can never leave a stale verdict behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+COMMANDS = {
+    "ett": "investiq report --sections ett",
+    "direction": "investiq report --sections direction",
+    "sentiment": "investiq report --sections sentiment [--sentiment-model PATH_OR_HUB_ID]",
+    "bandit": "investiq report --sections bandit",
+}
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def with_ci(scores: dict, key: str, digits: int = 3) -> str:
+    low, high = scores[f"{key}_ci"]
+    return f"{scores[key]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def provenance(saved: dict) -> str:
+    minutes = saved["seconds"] / 60
+    return (f"_Made by `{COMMANDS[saved['section']]}` at {saved['generated_at']} (commit "
+            f"{(saved['code_commit'] or 'unknown')[:10]}), {minutes:.1f} min on this machine._")
+
+
+def ett_section(saved: dict, out_dir: Path) -> list[str]:
+    runs = saved["result"]
+    rows, verdicts = [], []
+    for horizon, r in runs.items():
+        rows.append([r["config"]["dataset"], horizon, fmt(r["mse"]), fmt(r["mae"]), fmt(r["mse_full_batches"]),
+                     f"{fmt(r['paper_mse'])} / {fmt(r['paper_mae'])}", fmt(r["rerun_every_window_mse"]),
+                     f"{r['best_epoch']} of {r['epochs_run']}", f"{r['train_seconds'] / 60:.1f}"])
+        target = {"96": 0.394}.get(horizon)
+        if target is not None:
+            met = "met" if r["mse"] <= target else "**not met**"
+            verdicts.append(f"Target for horizon {horizon}: MSE ≤ {target} (paper + 5 %): {met} ({r['mse']:.3f}).")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for horizon, r in runs.items():
+        ax.plot([h["val_mse"] for h in r["history"]], label=f"horizon {horizon}, validation")
+    ax.set(xlabel="epoch", ylabel="MSE (scaled)", title="PatchTST on ETTh1: validation MSE per epoch")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "ett_validation.png", dpi=110)
+    plt.close(fig)
+    return [
+        "## PatchTST on ETTh1 against the paper", "", provenance(saved), "",
+        "Look-back 336, patch 16, stride 8, the paper's ETTh1 hyperparameters, standard split, "
+        "train-fitted scaling; MSE/MAE on scaled data. \"All windows\" scores every test window; "
+        "\"full batches\" only the windows the official loader scores (it drops the last partial batch of 128).",
+        "",
+        *table(["data", "horizon", "MSE, all windows", "MAE", "MSE, full batches", "paper MSE / MAE",
+                "official code re-run, all windows", "best epoch", "train min"], rows),
+        "", *verdicts, "", "![validation MSE](ett_validation.png)", "",
+    ]
+
+
+def direction_section(saved: dict, out_dir: Path) -> list[str]:
+    setups = saved["result"]
+    lines = ["## Price direction, walk-forward on real bars", "", provenance(saved), "",
+             "Each forecaster is scored on the same test windows, one horizon apart, pooled over the folds. "
+             "Brackets: 95 % moving-block bootstrap intervals. Brier skill is against the base rate "
+             "(> 0 beats it). The backtest goes long / short when P(up) − P(down) exceeds the threshold, "
+             "holds one horizon, and pays the stated cost per unit of position change.", ""]
+    fig_rel, rel_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 4), squeeze=False)
+    fig_eq, eq_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 3.5), squeeze=False)
+    for k, (name, r) in enumerate(setups.items()):
+        setup, train = r["setup"], r["setup"]["train"]
+        rates = ", ".join(f"{c} {v:.1%}" for c, v in r["test_class_rates"].items())
+        lines += [f"### {name}", "",
+                  f"{r['bars']} bars {r['first_bar'][:10]} → {r['last_bar'][:10]}; test {r['test_first_bar'][:16]} → "
+                  f"{r['test_last_bar'][:16]} in {setup['folds']} folds; horizon {train['horizon']} bars, flat band "
+                  f"±{train['flat_band_bp']} bp, context {train['context_length']}. Test classes: {rates}. "
+                  f"Ensemble weight on PatchTST per fold: {r['ensemble_weights']}.", ""]
+        rows = [[model, with_ci(s, "accuracy"), with_ci(s, "balanced_accuracy"), with_ci(s, "log_loss"),
+                 with_ci(s, "brier"), with_ci(s, "brier_skill")] for model, s in r["scores"].items()]
+        lines += table(["forecaster", "accuracy", "balanced accuracy", "log-loss", "Brier", "Brier skill vs base rate"],
+                       rows)
+        lines += ["", *direction_verdicts(r["scores"]), ""]
+        bt_rows = [[model, f"{b['total_return']:+.1%}", f"{b['sharpe']:.2f}", f"{b['max_drawdown']:.1%}",
+                    "–" if b["hit_rate"] is None else f"{b['hit_rate']:.1%}", f"{b['exposure']:.0%}",
+                    f"{b['turnover']:.2f}"] for model, b in r["backtest"].items()]
+        lines += [f"Backtest over {r['backtest']['buy_and_hold']['periods']} periods, threshold {setup['threshold']}, "
+                  f"cost {setup['cost_bp']} bp:", "",
+                  *table(["strategy", "total return", "Sharpe (annualised)", "max drawdown", "hit rate", "exposure",
+                          "turnover / period"], bt_rows), ""]
+        ax = rel_axes[0][k]
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        for model, bins in r["reliability_up"].items():
+            ax.plot([b["forecast"] for b in bins], [b["observed"] for b in bins], marker="o", label=model)
+        ax.set(title=f"{name}: P(up)", xlabel="forecast", ylabel="observed frequency")
+        ax.legend(fontsize=8)
+        ax = eq_axes[0][k]
+        for model, b in r["backtest"].items():
+            ax.plot(b["equity"], label=model)
+        ax.set(title=name, xlabel="test period", ylabel="equity")
+        ax.legend(fontsize=8)
+    for fig, file in ((fig_rel, "direction_reliability.png"), (fig_eq, "direction_equity.png")):
+        fig.tight_layout()
+        fig.savefig(out_dir / file, dpi=110)
+        plt.close(fig)
+    lines += ["![reliability](direction_reliability.png)", "", "![equity](direction_equity.png)", ""]
+    return lines
+
+
+def direction_verdicts(scores: dict) -> list[str]:
+    """One plain sentence per model: does its Brier skill interval clear zero?"""
+    out = []
+    for model in ("patchtst", "logistic", "persistence", "ensemble"):
+        low, high = scores[model]["brier_skill_ci"]
+        if low > 0:
+            verdict = "beats the base rate"
+        elif high < 0:
+            verdict = "is **worse than the base rate**"
+        else:
+            verdict = "does **not** beat the base rate (the interval includes zero)"
+        out.append(f"- {model} {verdict}: Brier skill {scores[model]['brier_skill']:+.4f} [{low:+.4f}, {high:+.4f}].")
+    return out
+
+
+def sentiment_section(saved: dict, out_dir: Path) -> list[str]:
+    r = saved["result"]
+    lines = ["## Sentiment on Financial PhraseBank and FiQA", "", provenance(saved), "",
+             f"Held-out: a stratified fifth of PhraseBank 50Agree ({r['held_out']} sentences; baselines trained "
+             f"on the other {r['train']}), scored within each agreement level. FinBERT paper: 0.97 accuracy on "
+             "AllAgree (its own split).", ""]
+    models = list(next(iter(r["held_out_scores"].values())))
+    rows = [[level, str(scores[models[0]]["n"])] + [f"{scores[m]['accuracy']:.3f} / {scores[m]['macro_f1']:.3f}"
+                                                    for m in models]
+            for level, scores in r["held_out_scores"].items()]
+    lines += table(["agreement", "held-out n"] + [f"{m}: accuracy / macro-F1" for m in models], rows)
+    if r["model"] is None:
+        lines += ["", "No transformer model was scored in this run: pass `--sentiment-model` (FinBERT's hub id "
+                      "or a local directory)."]
+    elif r["model_error"]:
+        lines += ["", f"`{r['model']}` could not be loaded here ({r['model_error']}), so it has no figure in this "
+                      "report; the command above scores it where its weights are present."]
+    else:
+        full = r["model_full"]
+        rows = [[level, str(s["n"]), fmt(s["accuracy"]), fmt(s["macro_f1"])] for level, s in full["phrasebank"].items()]
+        f = full["fiqa_headlines"]
+        lines += ["", f"`{r['model']}` on every sentence of each level (it may have been trained on some of them):", "",
+                  *table(["agreement", "n", "accuracy", "macro-F1"], rows), "",
+                  f"FiQA headlines, sign of the score: {fmt(f['sign_accuracy'])} over {f['n']} "
+                  f"(majority sign {fmt(f['majority_sign_baseline'])})."]
+    return lines + [""]
+
+
+def bandit_section(saved: dict, out_dir: Path) -> list[str]:
+    r = saved["result"]
+    scenarios = r["scenarios"]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.5 * len(scenarios), 4), squeeze=False)
+    lines = ["## Strategy weights: Thompson sampling against other bandits", "", provenance(saved), "",
+             f"Simulated Bernoulli strategies, {r['seeds']} seeds × {r['steps']} outcomes; regret = best rate − "
+             "played rate, summed. ± is a 95 % interval of the mean.", ""]
+    for k, (name, s) in enumerate(scenarios.items()):
+        after = f", switching to {s['rates_after']} at outcome {s['switch_at']}" if s["switch_at"] else ""
+        lines += [f"{name}: win rates {s['rates']}{after}.", ""]
+        rows = sorted(s["policies"].items(), key=lambda kv: kv[1]["final_mean"])
+        lines += table(["policy", f"regret after {r['steps']}"],
+                       [[p, f"{v['final_mean']:.1f} ± {v['final_ci95']:.1f}"] for p, v in rows]) + [""]
+        ax = axes[0][k]
+        for policy, v in s["policies"].items():
+            ax.plot(range(0, r["steps"], 10), v["mean_curve"], label=policy)
+        ax.set(title=name, xlabel="outcome", ylabel="mean cumulative regret")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "bandit_regret.png", dpi=110)
+    plt.close(fig)
+    return lines + ["![regret](bandit_regret.png)", ""]
+
+
+RENDERERS = {"ett": ett_section, "direction": direction_section, "sentiment": sentiment_section,
+             "bandit": bandit_section}
+
+
+def render(saved: dict[str, dict], out_dir: Path) -> Path:
+    """Write REPORT.md (and its PNGs) into `out_dir` from the saved sections present."""
+    lines = ["# Model quality report", "",
+             "Regenerate everything with `investiq report` (see the README for its run time); each section says "
+             "the command that made it. Generated; do not edit by hand.", ""]
+    for name, renderer in RENDERERS.items():
+        if name in saved:
+            lines += renderer(saved[name], out_dir)
+    path = out_dir / "REPORT.md"
+    path.write_text("\n".join(lines))
+    return path
