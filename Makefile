@@ -10,7 +10,7 @@ export RAY_AUTH_MODE ?= disabled
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,report]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -43,6 +44,22 @@ def make_tiny_bert(directory: Path) -> Path:
     BertForSequenceClassification(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def write_news_layout(data_dir: Path, phrasebank_lines: list[str], fiqa: dict[str, float]) -> Path:
+    """PhraseBank (`sentence@label` lines, the same at every agreement level, in each level's
+    encoding) and FiQA headlines (text -> score) in the shared data folder's layout."""
+    bank = data_dir / "news" / "financial_phrasebank"
+    bank.mkdir(parents=True)
+    text = "".join(line + "\n" for line in phrasebank_lines)
+    for level in ("AllAgree", "75Agree", "66Agree", "50Agree"):
+        (bank / f"Sentences_{level}.txt").write_bytes(text.encode("utf-8" if level == "AllAgree" else "latin-1"))
+    folder = data_dir / "news" / "fiqa2018_task1"
+    folder.mkdir(parents=True)
+    items = {str(i): {"sentence": t, "info": [{"sentiment_score": str(s)}]} for i, (t, s) in enumerate(fiqa.items())}
+    for split in ("train", "test"):
+        (folder / f"task1_headline_ABSA_{split}.json").write_text(json.dumps(items))
+    return data_dir
 
 
 def make_tiny_price_model(directory: Path, version: str = "v-test") -> Path:

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
+from models import DEFAULT_SENTIMENT_MODEL
 from training.train import TrainConfig
 
 
@@ -208,17 +209,23 @@ def cmd_report(args: argparse.Namespace) -> None:
     """The model-quality report: every section, or those named, then REPORT.md from all saved."""
     from training.data import shared_data_dir
     from training.report import SECTIONS, build
+    from training.walk_forward import SETUPS
 
     sections = args.sections.split(",") if args.sections else list(SECTIONS)
-    unknown = sorted(set(sections) - set(SECTIONS))
+    unknown = sorted(set(sections) - set(SECTIONS)) + sorted(set(args.setups.split(",") if args.setups else ()) - set(SETUPS))
     if unknown:
-        raise SystemExit(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
+        raise SystemExit(f"unknown sections or setups {unknown}; sections: {list(SECTIONS)}, setups: {list(SETUPS)}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit("the report draws with matplotlib: pip install -e '.[report]'") from None
     data_dir = Path(args.data) if args.data else shared_data_dir()
     if not data_dir.is_dir():
         raise SystemExit(f"reference data not found at {data_dir}; put ../shared/data beside the project "
                          "or set INVESTIQ_SHARED_DATA")
-    path = build(Path(args.out), data_dir, sections, sentiment_model=args.sentiment_model,
-                 setups=args.setups.split(",") if args.setups else None, ett_max_epochs=args.ett_max_epochs)
+    setups = {name: SETUPS[name] for name in args.setups.split(",")} if args.setups else None
+    path = build(Path(args.out), data_dir, sections, sentiment_model=args.sentiment_model, setups=setups,
+                 ett_overrides={"max_epochs": args.ett_max_epochs})
     print(f"report written to {path}")
 
 
@@ -334,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     bandit_eval.set_defaults(func=cmd_evaluate_bandit)
 
     finetune_ = sub.add_parser("finetune-sentiment", help="fine-tune a checkpoint on labelled news (stratified split)")
-    finetune_.add_argument("--model", default="ProsusAI/finbert", help="hub id or local checkpoint to start from")
+    finetune_.add_argument("--model", default=DEFAULT_SENTIMENT_MODEL, help="hub id or local checkpoint to start from")
     texts = finetune_.add_mutually_exclusive_group(required=True)
     texts.add_argument("--csv", help="CSV with text,label columns (labels positive/negative/neutral)")
     texts.add_argument("--phrasebank", choices=["AllAgree", "75Agree", "66Agree", "50Agree"],
@@ -350,9 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports/quality", help="output folder (default reports/quality)")
     report.add_argument("--sections", help="comma-separated: ett,direction,sentiment,bandit (default all)")
     report.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
-    report.add_argument("--sentiment-model", help="also score this sentiment model (hub id or local directory)")
-    report.add_argument("--setups", help="direction setups, comma-separated (default all; see training/walk_forward.py)")
-    report.add_argument("--ett-max-epochs", type=int, default=100, help="cap on ETT training epochs (default 100)")
+    report.add_argument("--sentiment-model", default=DEFAULT_SENTIMENT_MODEL,
+                        help=f"the sentiment model to score (hub id or local directory; default {DEFAULT_SENTIMENT_MODEL})")
+    report.add_argument("--setups", help="direction setups, comma-separated: SPY-5min,NVDA-5min,SPY-daily (default all)")
+    report.add_argument("--ett-max-epochs", type=int, default=30, help="cap on ETT training epochs (default 30)")
     report.set_defaults(func=cmd_report)
 
     openapi = sub.add_parser("openapi", help="write the API's OpenAPI schema (for generated clients)")

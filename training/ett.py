@@ -52,7 +52,9 @@ class ETTConfig:
     dropout: float = 0.3
     batch_size: int = 128
     learning_rate: float = 1e-4
-    max_epochs: int = 100
+    # The official script runs 100 epochs; with its schedule the learning rate is 6 % of the
+    # start by epoch 30, and here validation MSE then moves only in the fourth decimal.
+    max_epochs: int = 30
     patience: int = 10
     seed: int = 2021
 

@@ -30,17 +30,19 @@ ETT_HORIZONS = (96, 336)
 ETT_TARGET_MSE = {96: 0.394}  # the paper's 0.375 + 5 %
 
 
-def run_ett(data_dir: Path, horizons=ETT_HORIZONS, max_epochs: int = 100) -> dict:
+def run_ett(data_dir: Path, horizons=ETT_HORIZONS, **overrides) -> dict:
+    """`overrides`: ETTConfig fields other than the horizon (e.g. max_epochs)."""
     from training.ett import ETTConfig, reproduce
 
-    return {str(h): reproduce(data_dir / "ett" / "ETTh1.csv", ETTConfig(horizon=h, max_epochs=max_epochs))
+    return {str(h): reproduce(data_dir / "ett" / "ETTh1.csv", ETTConfig(horizon=h, **overrides))
             for h in horizons}
 
 
-def run_direction(data_dir: Path, setups: list[str] | None = None) -> dict:
+def run_direction(data_dir: Path, setups: dict | None = None) -> dict:
+    """`setups`: name -> walk_forward.Setup; default all of walk_forward.SETUPS."""
     from training.walk_forward import SETUPS, evaluate_setup
 
-    return {name: evaluate_setup(SETUPS[name], data_dir) for name in (setups or SETUPS)}
+    return {name: evaluate_setup(setup, data_dir) for name, setup in (setups or SETUPS).items()}
 
 
 def run_sentiment(data_dir: Path, model: str | None = None) -> dict:
@@ -65,7 +67,7 @@ def run_sentiment(data_dir: Path, model: str | None = None) -> dict:
             predictions[model] = [s.label for i in range(0, len(test_texts), 32)
                                   for s in loaded.score(test_texts[i:i + 32])]
             result["model_full"] = evaluate(loaded, data_dir)
-        except OSError as exc:  # hub unreachable or no such directory
+        except (OSError, ValueError) as exc:  # hub unreachable, no such directory, wrong labels
             result["model_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     result["held_out_scores"] = {
         level: {name: classification_scores([p for p, t in zip(pred, test_texts) if t in members],
@@ -92,19 +94,20 @@ def run_bandit(steps: int = 1000, seeds: int = 100) -> dict:
 def run_section(name: str, data_dir: Path, options: dict) -> dict:
     start = time.perf_counter()
     if name == "ett":
-        result = run_ett(data_dir, max_epochs=options.get("ett_max_epochs", 100))
+        result = run_ett(data_dir, options.get("ett_horizons", ETT_HORIZONS), **options.get("ett_overrides", {}))
     elif name == "direction":
         result = run_direction(data_dir, options.get("setups"))
     elif name == "sentiment":
         result = run_sentiment(data_dir, options.get("sentiment_model"))
     else:
-        result = run_bandit(seeds=options.get("bandit_seeds", 100))
+        result = run_bandit(**options.get("bandit", {}))
     return {"section": name, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_commit": code_commit(), "seconds": time.perf_counter() - start, "result": result}
 
 
 def build(out_dir: Path, data_dir: Path, sections=SECTIONS, **options) -> Path:
-    """Run `sections`, save each as JSON, then render the whole report from what is saved."""
+    """Run `sections`, save each as JSON, then render the whole report from what is saved.
+    `options`: sentiment_model, setups, ett_horizons, ett_overrides, bandit (steps, seeds)."""
     from training.report_render import render
 
     out_dir.mkdir(parents=True, exist_ok=True)

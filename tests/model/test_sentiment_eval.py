@@ -1,8 +1,7 @@
-import json
-
 import pytest
 
 from models.sentiment import SentimentModel
+from tests.support import write_news_layout
 from training.data import shared_data_dir
 from training.sentiment_eval import (
     classification_scores, evaluate, load_fiqa_headlines, load_phrasebank, sign_agreement,
@@ -26,16 +25,8 @@ def test_sign_agreement_leaves_out_neutral_annotations():
 
 
 def test_evaluate_runs_on_files_in_the_shared_layout(tiny_bert_dir, tmp_path):
-    bank = tmp_path / "news" / "financial_phrasebank"
-    bank.mkdir(parents=True)
-    lines = "the profit rose .@positive\nthe loss widened .@negative\nthe meeting is on monday .@neutral\n"
-    for level in ("AllAgree", "75Agree", "66Agree", "50Agree"):
-        (bank / f"Sentences_{level}.txt").write_bytes(lines.encode("utf-8" if level == "AllAgree" else "latin-1"))
-    fiqa = tmp_path / "news" / "fiqa2018_task1"
-    fiqa.mkdir(parents=True)
-    for split in ("train", "test"):
-        (fiqa / f"task1_headline_ABSA_{split}.json").write_text(json.dumps(
-            {"1": {"sentence": "shares rose", "info": [{"sentiment_score": "0.5"}]}}))
+    write_news_layout(tmp_path, ["the profit rose .@positive", "the loss widened .@negative",
+                                 "the meeting is on monday .@neutral"], {"shares rose": 0.5})
     result = evaluate(SentimentModel(str(tiny_bert_dir), prefer_gpu=False), tmp_path)
     assert result["phrasebank"]["AllAgree"]["n"] == 3
     assert result["fiqa_headlines"]["n"] == 2
