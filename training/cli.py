@@ -172,19 +172,15 @@ def cmd_evaluate_sentiment(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_bandit(args: argparse.Namespace) -> None:
     """Cumulative regret of each policy on simulated strategies, mean over seeds."""
-    from training.bandit_eval import POLICIES, STATIONARY, SWITCH, cumulative_regret
+    from training.report import run_bandit
 
-    result = {}
-    for scenario in (STATIONARY, SWITCH):
-        result[scenario.name] = {}
-        for name in POLICIES:
-            final = cumulative_regret(name, scenario, args.steps, args.seeds)[:, -1]
-            result[scenario.name][name] = {"mean": float(final.mean()),
-                                           "ci95": float(1.96 * final.std(ddof=1) / len(final) ** 0.5)}
-            print(f"{scenario.name:15s} {name:25s} regret after {args.steps} steps: "
-                  f"{final.mean():7.1f} ± {result[scenario.name][name]['ci95']:.1f}")
+    result = run_bandit(args.steps, args.seeds)
+    for scenario, figures in result["scenarios"].items():
+        for name, policy in figures["policies"].items():
+            print(f"{scenario:15s} {name:25s} regret after {args.steps} steps: "
+                  f"{policy['final_mean']:7.1f} ± {policy['final_ci95']:.1f}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"steps": args.steps, "seeds": args.seeds, **result}, indent=2))
+        Path(args.out).write_text(json.dumps(result, indent=2))
 
 
 def cmd_finetune_sentiment(args: argparse.Namespace) -> None:
@@ -211,7 +207,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from training.report import SECTIONS, build
     from training.walk_forward import SETUPS
 
-    sections = args.sections.split(",") if args.sections else list(SECTIONS)
+    sections = [] if args.render_only else args.sections.split(",") if args.sections else list(SECTIONS)
     unknown = sorted(set(sections) - set(SECTIONS)) + sorted(set(args.setups.split(",") if args.setups else ()) - set(SETUPS))
     if unknown:
         raise SystemExit(f"unknown sections or setups {unknown}; sections: {list(SECTIONS)}, setups: {list(SETUPS)}")
@@ -356,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="regenerate the model-quality report (markdown + PNG)")
     report.add_argument("--out", default="reports/quality", help="output folder (default reports/quality)")
     report.add_argument("--sections", help="comma-separated: ett,direction,sentiment,bandit (default all)")
+    report.add_argument("--render-only", action="store_true", help="only rewrite REPORT.md from the saved sections")
     report.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
     report.add_argument("--sentiment-model", default=DEFAULT_SENTIMENT_MODEL,
                         help=f"the sentiment model to score (hub id or local directory; default {DEFAULT_SENTIMENT_MODEL})")

@@ -49,6 +49,7 @@ def test_every_section_renders_into_one_report(shared_layout, tmp_path, tiny_ber
     assert saved["result"]["model_error"] is None
     assert "tf-idf + logistic regression" in saved["result"]["held_out_scores"]["AllAgree"]
     assert "base rate" in text and "buy_and_hold" in text
+    assert "## Summary" in text and "- Direction, tiny: PatchTST" in text
 
 
 def test_one_section_is_rerun_and_the_others_are_kept(shared_layout, tmp_path):
