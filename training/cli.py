@@ -221,7 +221,8 @@ def cmd_report(args: argparse.Namespace) -> None:
                          "or set INVESTIQ_SHARED_DATA")
     setups = {name: SETUPS[name] for name in args.setups.split(",")} if args.setups else None
     path = build(Path(args.out), data_dir, sections, sentiment_model=args.sentiment_model, setups=setups,
-                 ett_overrides={"max_epochs": args.ett_max_epochs})
+                 ett_dataset=args.ett_dataset,
+                 ett_overrides={"max_epochs": args.ett_max_epochs, "lr_schedule": args.ett_lr_schedule})
     print(f"report written to {path}")
 
 
@@ -357,7 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--sentiment-model", default=DEFAULT_SENTIMENT_MODEL,
                         help=f"the sentiment model to score (hub id or local directory; default {DEFAULT_SENTIMENT_MODEL})")
     report.add_argument("--setups", help="direction setups, comma-separated: SPY-5min,NVDA-5min,SPY-daily (default all)")
-    report.add_argument("--ett-max-epochs", type=int, default=30, help="cap on ETT training epochs (default 30)")
+    report.add_argument("--ett-dataset", choices=["ETTh1", "ETTm1"], default="ETTh1",
+                        help="ETTm1 has 4x the windows of ETTh1: about 4x the time (default ETTh1)")
+    report.add_argument("--ett-max-epochs", type=int, default=50, help="cap on ETT training epochs (default 50)")
+    report.add_argument("--ett-lr-schedule", choices=["constant", "paper"], default="constant",
+                        help="constant 1e-4, or the official x0.9 decay per epoch after epoch 3 (default constant)")
     report.set_defaults(func=cmd_report)
 
     openapi = sub.add_parser("openapi", help="write the API's OpenAPI schema (for generated clients)")

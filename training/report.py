@@ -29,11 +29,12 @@ SECTIONS = ("ett", "direction", "sentiment", "bandit")
 ETT_HORIZONS = (96, 336)
 
 
-def run_ett(data_dir: Path, horizons=ETT_HORIZONS, **overrides) -> dict:
-    """`overrides`: ETTConfig fields other than the horizon (e.g. max_epochs)."""
-    from training.ett import ETTConfig, reproduce
+def run_ett(data_dir: Path, horizons=ETT_HORIZONS, dataset: str = "ETTh1", **overrides) -> dict:
+    """The paper's settings for `dataset`; `overrides`: other ETTConfig fields (e.g. max_epochs)."""
+    from training.ett import PAPER_SETTINGS, ETTConfig, reproduce
 
-    return {str(h): reproduce(data_dir / "ett" / "ETTh1.csv", ETTConfig(horizon=h, **overrides))
+    settings = {**PAPER_SETTINGS[dataset], **overrides}
+    return {str(h): reproduce(data_dir / "ett" / f"{dataset}.csv", ETTConfig(dataset=dataset, horizon=h, **settings))
             for h in horizons}
 
 
@@ -91,9 +92,10 @@ def run_bandit(steps: int = 1000, seeds: int = 100) -> dict:
 
 
 def run_section(name: str, data_dir: Path, options: dict) -> dict:
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), code_commit()
     if name == "ett":
-        result = run_ett(data_dir, options.get("ett_horizons", ETT_HORIZONS), **options.get("ett_overrides", {}))
+        result = run_ett(data_dir, options.get("ett_horizons", ETT_HORIZONS), options.get("ett_dataset", "ETTh1"),
+                         **options.get("ett_overrides", {}))
     elif name == "direction":
         result = run_direction(data_dir, options.get("setups"))
     elif name == "sentiment":
@@ -101,12 +103,12 @@ def run_section(name: str, data_dir: Path, options: dict) -> dict:
     else:
         result = run_bandit(**options.get("bandit", {}))
     return {"section": name, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "code_commit": code_commit(), "seconds": time.perf_counter() - start, "result": result}
+            "code_commit": commit, "seconds": time.perf_counter() - start, "result": result}
 
 
 def build(out_dir: Path, data_dir: Path, sections=SECTIONS, **options) -> Path:
     """Run `sections`, save each as JSON, then render the whole report from what is saved.
-    `options`: sentiment_model, setups, ett_horizons, ett_overrides, bandit (steps, seeds)."""
+    `options`: sentiment_model, setups, ett_dataset, ett_horizons, ett_overrides, bandit (steps, seeds)."""
     from training.report_render import render
 
     out_dir.mkdir(parents=True, exist_ok=True)

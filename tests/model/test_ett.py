@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from training.data import shared_data_dir
-from training.ett import ETTConfig, build_forecaster, load_ett, paper_learning_rate, reproduce, windows
+from training.ett import ETTConfig, build_forecaster, load_ett, learning_rate, reproduce, windows
 
 SHARED = shared_data_dir()
 COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -48,8 +48,11 @@ def test_the_paper_settings_reach_the_model():
     assert config.scaling == "std" and config.pooling_type is None and config.pre_norm is False
 
 
-def test_learning_rate_follows_the_official_schedule():
-    assert [paper_learning_rate(1e-4, e) for e in (0, 2, 3, 5)] == pytest.approx([1e-4, 1e-4, 1e-4, 0.81e-4])
+def test_learning_rate_schedules():
+    assert [learning_rate(1e-4, e, "paper") for e in (0, 2, 3, 5)] == pytest.approx([1e-4, 1e-4, 1e-4, 0.81e-4])
+    assert learning_rate(1e-4, 40, "constant") == 1e-4
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        learning_rate(1e-4, 0, "cosine")
 
 
 def test_a_short_run_learns_a_daily_cycle(tmp_path):
