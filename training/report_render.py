@@ -21,6 +21,7 @@ COMMANDS = {
 }
 
 
+MIN_BIN = 10  # reliability bins with fewer windows are noise, not calibration
 ETT_TARGET = {("ETTh1", "96"): 0.394}  # the paper's 0.375 + 5 %; horizons are keyed as saved
 
 
@@ -107,6 +108,7 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
         ax = rel_axes[0][k]
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         for model, bins in r["reliability_up"].items():
+            bins = [b for b in bins if b["n"] >= MIN_BIN]
             ax.plot([b["forecast"] for b in bins], [b["observed"] for b in bins], marker="o", label=model)
         ax.set(title=f"{name}: P(up)", xlabel="forecast", ylabel="observed frequency")
         ax.legend(fontsize=8)
@@ -119,7 +121,9 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
         fig.tight_layout()
         fig.savefig(out_dir / file, dpi=110)
         plt.close(fig)
-    lines += ["![reliability](direction_reliability.png)", "", "![equity](direction_equity.png)", ""]
+    lines += [f"Reliability of P(up) (bins of 0.1 holding at least {MIN_BIN} test windows):", "",
+              "![reliability](direction_reliability.png)", "", "Equity of the backtests:", "",
+              "![equity](direction_equity.png)", ""]
     return lines
 
 
@@ -131,18 +135,22 @@ def ensemble_verdict(scores: dict) -> str:
             f"against PatchTST's {patch['brier_skill']:+.4f}")
 
 
+def skill_verdict(low: float, high: float) -> str:
+    """Against the base rate, from the Brier skill's interval."""
+    if low > 0:
+        return "beats the base rate"
+    if high < 0:
+        return "is **worse than the base rate**"
+    return "does **not** beat the base rate (the interval includes zero)"
+
+
 def direction_verdicts(scores: dict) -> list[str]:
     """One plain sentence per model: does its Brier skill interval clear zero?"""
     out = []
     for model in ("patchtst", "logistic", "persistence", "ensemble"):
         low, high = scores[model]["brier_skill_ci"]
-        if low > 0:
-            verdict = "beats the base rate"
-        elif high < 0:
-            verdict = "is **worse than the base rate**"
-        else:
-            verdict = "does **not** beat the base rate (the interval includes zero)"
-        out.append(f"- {model} {verdict}: Brier skill {scores[model]['brier_skill']:+.4f} [{low:+.4f}, {high:+.4f}].")
+        out.append(f"- {model} {skill_verdict(low, high)}: Brier skill {scores[model]['brier_skill']:+.4f} "
+                   f"[{low:+.4f}, {high:+.4f}].")
     return out
 
 
@@ -215,9 +223,8 @@ def summary(saved: dict[str, dict]) -> list[str]:
     if "direction" in saved:
         for name, r in saved["direction"]["result"].items():
             low, high = r["scores"]["patchtst"]["brier_skill_ci"]
-            beats = "beats" if low > 0 else "does not beat"
-            lines.append(f"- Direction, {name}: PatchTST {beats} the base rate (Brier skill "
-                         f"[{low:+.4f}, {high:+.4f}]); the {ensemble_verdict(r['scores'])}.")
+            lines.append(f"- Direction, {name}: PatchTST {skill_verdict(low, high)}, Brier skill "
+                         f"[{low:+.4f}, {high:+.4f}]; the {ensemble_verdict(r['scores'])}.")
     if "sentiment" in saved:
         r = saved["sentiment"]["result"]
         tfidf = r["held_out_scores"]["AllAgree"]["tf-idf + logistic regression"]["accuracy"]

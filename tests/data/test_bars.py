@@ -8,6 +8,7 @@ from models.direction import CLASSES, direction_labels
 from training.data import (
     chronological_split,
     horizon_log_returns,
+    load_bars,
     load_bars_csv,
     make_samples,
     normalisation_stats,
@@ -89,3 +90,16 @@ def test_normalisation_is_fitted_on_train_rows_only():
     mean, _ = normalisation_stats(samples, split.train)
     assert mean[3] == pytest.approx(samples.features[: split.train.max(), 3].mean(), rel=1e-5)
     assert mean[3] < np.log1p(1e6)  # untouched by the later volume regime
+
+
+@needs_shared
+def test_every_walk_forward_setup_has_bars_for_its_folds():
+    from training.walk_forward import SETUPS, fold_splits
+
+    for name, setup in SETUPS.items():
+        frame = load_bars(csv=SHARED / setup.bars, session=setup.session)
+        frame = frame[frame.index >= setup.first_bar] if setup.first_bar else frame
+        cfg = setup.train
+        samples = make_samples(frame, cfg.context_length, cfg.horizon, cfg.flat_band_bp)
+        splits = fold_splits(samples, setup.folds, setup.test_fraction, cfg.sample_step)
+        assert all(len(s.test) > 50 and len(s.train) > 500 for s in splits), name
