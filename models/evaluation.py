@@ -21,6 +21,18 @@ def realised_direction(as_of: float, last_close: float, horizon: int, flat_band_
     return CLASSES[direction_labels(np.array([log_return]), flat_band_bp / 1e4)[0]], log_return
 
 
+def window_losses(probs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per forecast: log-loss, Brier (squared distance to the one-hot outcome, 0..2) and hit."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels)
+    one_hot = np.eye(probs.shape[1])[labels]
+    return {
+        "log_loss": -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-9, None)),
+        "brier": ((probs - one_hot) ** 2).sum(axis=1),
+        "hit": (probs.argmax(axis=1) == labels).astype(np.float64),
+    }
+
+
 def direction_scores(probabilities: np.ndarray, realised: list[str]) -> dict:
     """probabilities: (n, 3) in CLASSES order. Brier = mean over forecasts of the squared
     distance to the one-hot outcome (0 best, 2 worst); `brier_base_rate` is the Brier score
@@ -30,14 +42,14 @@ def direction_scores(probabilities: np.ndarray, realised: list[str]) -> dict:
     if n == 0:
         return {"n": 0, "accuracy": None, "brier": None, "brier_base_rate": None,
                 "realised_counts": {c: 0 for c in CLASSES}}
-    y = np.zeros((n, len(CLASSES)))
-    y[np.arange(n), [CLASSES.index(r) for r in realised]] = 1.0
-    p = np.asarray(probabilities, dtype=np.float64)
-    base = y.mean(axis=0)
+    labels = np.array([CLASSES.index(r) for r in realised])
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    losses = window_losses(probabilities, labels)
+    base = np.tile(counts / n, (n, 1))
     return {
         "n": n,
-        "accuracy": float((p.argmax(axis=1) == y.argmax(axis=1)).mean()),
-        "brier": float(((p - y) ** 2).sum(axis=1).mean()),
-        "brier_base_rate": float(((base - y) ** 2).sum(axis=1).mean()),
-        "realised_counts": {c: int(y[:, i].sum()) for i, c in enumerate(CLASSES)},
+        "accuracy": float(losses["hit"].mean()),
+        "brier": float(losses["brier"].mean()),
+        "brier_base_rate": float(window_losses(base, labels)["brier"].mean()),
+        "realised_counts": {c: int(k) for c, k in zip(CLASSES, counts)},
     }

@@ -11,24 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-EPS = 1e-9
-
-
-def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    y = np.zeros((len(labels), classes))
-    y[np.arange(len(labels)), labels] = 1.0
-    return y
-
-
-def window_losses(probs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Per window: log-loss, Brier (squared distance to the one-hot outcome, 0..2) and hit."""
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels)
-    return {
-        "log_loss": -np.log(np.clip(probs[np.arange(len(labels)), labels], EPS, None)),
-        "brier": ((probs - one_hot(labels, probs.shape[1])) ** 2).sum(axis=1),
-        "hit": (probs.argmax(axis=1) == labels).astype(np.float64),
-    }
+from models.evaluation import window_losses
 
 
 def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray, classes: int) -> float:

@@ -32,9 +32,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.direction import CLASSES
+from models.evaluation import window_losses
 from training.backtest import backtest, positions
 from training.data import Samples, Split, load_bars, make_samples
-from training.scoring import reliability_bins, score_forecasts, window_losses
+from training.scoring import reliability_bins, score_forecasts
 from training.train import TrainConfig, train
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from training.backtest import backtest, positions
-from training.scoring import (
-    balanced_accuracy, block_resamples, reliability_bins, score_forecasts, window_losses,
-)
+from models.evaluation import window_losses
+from training.scoring import balanced_accuracy, block_resamples, reliability_bins, score_forecasts
 
 
 def test_window_losses_by_hand():
