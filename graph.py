@@ -1,22 +1,25 @@
 """The application builder: `serve_config.yaml` names `graph:build_app` as its import_path.
 
-It validates the args into GraphConfig, fits the GPU requests to the cluster it runs on
+It validates the args into GraphConfig, refuses to expose state-changing routes beyond
+loopback without an API key, fits the GPU requests to the cluster it runs on
 (device_policy), checks that every replica's GPU fraction has a card to land on, and binds
-the three model deployments into the ingress.
+the model deployments and the Ledger into the ingress.
 """
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
 
 import ray
 from ray import serve
+from ray.serve.context import _get_global_client
 
-from deployments.config import GraphConfig
+from deployments.config import GraphConfig, IngressConfig
 from deployments.ingress import SignalIngress
+from deployments.ledger import Ledger
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
-from deployments.strategies import StrategyDeployment
 from store.store import sqlite_url
 
 logger = logging.getLogger("ray.serve")
@@ -72,10 +75,28 @@ def resolve_devices(config: GraphConfig, cards_per_node: list[int]) -> GraphConf
     return config
 
 
+def check_exposure(host: str | None, config: IngressConfig) -> None:
+    """Refuse a non-loopback HTTP address without an API key, unless the operator allows it."""
+    if host is None or config.allow_unauthenticated or os.environ.get(config.api_key_env):
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        loopback = False
+    if not loopback:
+        raise ValueError(f"http_options.host {host} exposes the graph beyond this machine and ${config.api_key_env} "
+                         "is not set: set the API key (a Secret on Kubernetes), or ingress.allow_unauthenticated: true")
+
+
+def serve_http_host() -> str | None:
+    """The address Serve's HTTP proxies bind, when a Serve instance is running."""
+    client = _get_global_client(raise_if_no_controller_running=False)
+    return client.http_config.host if client is not None else None
+
+
 def build_app(args: GraphConfig) -> serve.Application:
+    check_exposure(serve_http_host(), args.ingress)
     config = resolve_devices(args, cluster_gpu_cards())
-    if config.strategies.placement.num_replicas != 1:
-        raise ValueError("strategies.placement.num_replicas must be 1: the outcome log has one writer")
     store_url = (config.store_url or os.environ.get("INVESTIQ_STORE_URL")
                  or sqlite_url(Path(config.data_dir).expanduser().resolve()))
     model_dir = str(Path(config.price.model_dir).expanduser().resolve())
@@ -86,10 +107,11 @@ def build_app(args: GraphConfig) -> serve.Application:
                 "max_queued_requests": p.max_queued_requests, "health_check_period_s": p.health_check_period_s,
                 "ray_actor_options": p.actor_options()}
 
+    ledger = Ledger.options(**options(config.ledger)).bind(config.ledger, store_url)
     sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
-        config.sentiment, config.sentiment.placement.num_gpus > 0)
+        config.sentiment, config.sentiment.placement.num_gpus > 0, ledger)
+    # The model's source travels only in user_config: changing it reconfigures the live
+    # replicas in place (a failed load keeps the old model) instead of replacing them.
     price = PriceDeployment.options(**options(config.price), user_config={"model_dir": model_dir}).bind(
-        config.price, config.price.placement.num_gpus > 0, store_url)
-    strategies = StrategyDeployment.options(**options(config.strategies)).bind(config.strategies, store_url)
-    return SignalIngress.options(**options(config.ingress)).bind(
-        sentiment, strategies, price, config.ingress, store_url)
+        config.price.model_copy(update={"model_dir": ""}), config.price.placement.num_gpus > 0, ledger)
+    return SignalIngress.options(**options(config.ingress)).bind(sentiment, price, ledger, config.ingress)

@@ -7,6 +7,8 @@
 
 Every method validates its request with the server's own pydantic models and returns the
 parsed response model; an error answer raises `APIError` with the status and the detail.
+Methods that change state take a `request_id` (one is minted when omitted): send the same
+id again after a timeout or a 503 and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -75,20 +77,20 @@ class InvestIQClient:
     def sentiment(self, texts: list[str]) -> SentimentResponse:
         return self.send(calls.sentiment(texts))
 
-    def record_outcomes(self, outcomes: list[StrategyOutcome | dict]) -> OutcomesResponse:
-        return self.send(calls.record_outcomes(outcomes))
+    def record_outcomes(self, outcomes: list[StrategyOutcome | dict], request_id: str | None = None) -> OutcomesResponse:
+        return self.send(calls.record_outcomes(outcomes, request_id))
 
-    def sync_strategies(self, days: float) -> SyncResponse:
-        return self.send(calls.sync_strategies(days))
+    def sync_strategies(self, days: float, request_id: str | None = None) -> SyncResponse:
+        return self.send(calls.sync_strategies(days, request_id))
 
-    def strategy_weights(self) -> StrategyWeightsResponse:
-        return self.send(calls.strategy_weights())
+    def strategy_weights(self, draw: bool = False) -> StrategyWeightsResponse:
+        return self.send(calls.strategy_weights(draw))
 
     def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
         return self.send(calls.predict_price(symbol, bars))
 
-    def record_realised(self, symbol: str, bars: Bars | dict) -> RealisedResponse:
-        return self.send(calls.record_realised(symbol, bars))
+    def record_realised(self, symbol: str, bars: Bars | dict, request_id: str | None = None) -> RealisedResponse:
+        return self.send(calls.record_realised(symbol, bars, request_id))
 
     def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
         return self.send(calls.evaluate(symbol, days))
@@ -123,20 +125,21 @@ class AsyncInvestIQClient:
     async def sentiment(self, texts: list[str]) -> SentimentResponse:
         return await self.send(calls.sentiment(texts))
 
-    async def record_outcomes(self, outcomes: list[StrategyOutcome | dict]) -> OutcomesResponse:
-        return await self.send(calls.record_outcomes(outcomes))
+    async def record_outcomes(self, outcomes: list[StrategyOutcome | dict],
+                              request_id: str | None = None) -> OutcomesResponse:
+        return await self.send(calls.record_outcomes(outcomes, request_id))
 
-    async def sync_strategies(self, days: float) -> SyncResponse:
-        return await self.send(calls.sync_strategies(days))
+    async def sync_strategies(self, days: float, request_id: str | None = None) -> SyncResponse:
+        return await self.send(calls.sync_strategies(days, request_id))
 
-    async def strategy_weights(self) -> StrategyWeightsResponse:
-        return await self.send(calls.strategy_weights())
+    async def strategy_weights(self, draw: bool = False) -> StrategyWeightsResponse:
+        return await self.send(calls.strategy_weights(draw))
 
     async def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
         return await self.send(calls.predict_price(symbol, bars))
 
-    async def record_realised(self, symbol: str, bars: Bars | dict) -> RealisedResponse:
-        return await self.send(calls.record_realised(symbol, bars))
+    async def record_realised(self, symbol: str, bars: Bars | dict, request_id: str | None = None) -> RealisedResponse:
+        return await self.send(calls.record_realised(symbol, bars, request_id))
 
     async def evaluate(self, symbol: str, days: float = 7.0) -> EvaluationResponse:
         return await self.send(calls.evaluate(symbol, days))

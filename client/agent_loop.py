@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import uuid
 from collections import Counter
 
 import pandas as pd
@@ -34,14 +35,16 @@ def run_agent_loop(api: InvestIQClient, frame: pd.DataFrame, symbol: str, bars_p
         raise ValueError(f"{len(frame)} bars are too few for {steps} steps of {bars_per_request} bars")
     open_trades: list[tuple[int, int, str]] = []  # (entry bar, exit bar, decision)
     decisions, outcomes_sent, horizon = Counter(), 0, None
+    run = uuid.uuid4().hex[:12]  # ids unique to this run: a rerun never collides with an earlier one
     for end in range(first, first + steps):
         due = [t for t in open_trades if t[1] < end]
         open_trades = [t for t in open_trades if t[1] >= end]
         outcomes = [{"strategy": f"investiq_{d.lower()}", "outcome": _outcome(frame, entry, exit_, d),
-                     "timestamp": frame.index[exit_].isoformat()} for entry, exit_, d in due]
+                     "timestamp": frame.index[exit_].isoformat(), "id": f"trade-{run}-{entry}"}
+                    for entry, exit_, d in due]
         signal = api.signal({"symbol": symbol, "news": news or [], "outcomes": outcomes,
                              "bars": bars_body(frame.iloc[end - bars_per_request:end]),
-                             "request_id": f"agent-loop-{end}"})
+                             "request_id": f"agent-loop-{run}-{end}"})
         outcomes_sent += signal.outcomes_recorded
         decisions[signal.decision if signal.actionable else "shadow"] += 1
         if signal.price is not None:

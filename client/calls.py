@@ -1,11 +1,14 @@
 """Each route of the API as data: method, path, query, body and the pydantic type of the answer.
 
 Both clients send these, so a route is described once; the request bodies are validated
-here, before they leave, with the same models the server uses.
+here, before they leave, with the same models the server uses. Every call that changes
+state carries a request id, minted here when the caller gives none: sending the same Call
+again is then safe (the server replays its first answer and never counts anything twice).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -36,32 +39,42 @@ def _as(model: type[BaseModel], value):
     return value if isinstance(value, model) else model.model_validate(value)
 
 
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
 def signal(request: SignalRequest | dict) -> Call[SignalResponse]:
-    return Call("POST", "/v1/signal", SignalResponse, _as(SignalRequest, request))
+    request = _as(SignalRequest, request)
+    if request.outcomes and request.request_id is None:
+        request = request.model_copy(update={"request_id": _new_request_id()})
+    return Call("POST", "/v1/signal", SignalResponse, request)
 
 
 def sentiment(texts: list[str]) -> Call[SentimentResponse]:
     return Call("POST", "/v1/sentiment", SentimentResponse, SentimentRequest(texts=texts))
 
 
-def record_outcomes(outcomes: list[StrategyOutcome | dict]) -> Call[OutcomesResponse]:
-    return Call("POST", "/v1/strategies/outcomes", OutcomesResponse, OutcomesRequest(outcomes=outcomes))
+def record_outcomes(outcomes: list[StrategyOutcome | dict], request_id: str | None = None) -> Call[OutcomesResponse]:
+    body = OutcomesRequest(outcomes=outcomes, request_id=request_id or _new_request_id())
+    return Call("POST", "/v1/strategies/outcomes", OutcomesResponse, body)
 
 
-def sync_strategies(days: float) -> Call[SyncResponse]:
-    return Call("POST", "/v1/strategies/sync", SyncResponse, params={"days": days})
+def sync_strategies(days: float, request_id: str | None = None) -> Call[SyncResponse]:
+    return Call("POST", "/v1/strategies/sync", SyncResponse,
+                params={"days": days, "request_id": request_id or _new_request_id()})
 
 
-def strategy_weights() -> Call[StrategyWeightsResponse]:
-    return Call("GET", "/v1/strategies/weights", StrategyWeightsResponse)
+def strategy_weights(draw: bool = False) -> Call[StrategyWeightsResponse]:
+    return Call("GET", "/v1/strategies/weights", StrategyWeightsResponse, params={"draw": draw} if draw else {})
 
 
 def predict_price(symbol: str, bars: Bars | dict) -> Call[PriceResponse]:
     return Call("POST", "/v1/price/predict", PriceResponse, PriceRequest(symbol=symbol, bars=_as(Bars, bars)))
 
 
-def record_realised(symbol: str, bars: Bars | dict) -> Call[RealisedResponse]:
-    return Call("POST", "/v1/price/realised", RealisedResponse, RealisedRequest(symbol=symbol, bars=_as(Bars, bars)))
+def record_realised(symbol: str, bars: Bars | dict, request_id: str | None = None) -> Call[RealisedResponse]:
+    body = RealisedRequest(symbol=symbol, bars=_as(Bars, bars), request_id=request_id or _new_request_id())
+    return Call("POST", "/v1/price/realised", RealisedResponse, body)
 
 
 def evaluate(symbol: str, days: float = 7.0) -> Call[EvaluationResponse]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models import DEFAULT_SENTIMENT_MODEL
 from models.signal_merge import MergeConfig
@@ -30,8 +30,16 @@ class Placement(Section):
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
 
 
+class LoadRetry(Section):
+    """While a model server has no model, it retries the load with doubling waits between these."""
+
+    initial_s: float = Field(1.0, gt=0)
+    max_s: float = Field(30.0, gt=0)
+
+
 class SentimentConfig(Section):
     model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
+    load_retry: LoadRetry = LoadRetry(initial_s=5.0, max_s=60.0)
     max_batch_size: int = Field(16, ge=1)
     batch_wait_timeout_s: float = Field(0.02, ge=0, description="while a batch runs, the next one waits this long for company (a lone request never waits)")
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; null: all cores")
@@ -41,7 +49,9 @@ class SentimentConfig(Section):
 
 
 class PriceConfig(Section):
-    model_dir: str = Field("var/models/price", description="a model directory; changing it reloads in place")
+    model_dir: str = Field("var/models/price", description="a model directory or registry; it reaches the replicas "
+                                                       "as user_config, so changing it reloads in place")
+    load_retry: LoadRetry = LoadRetry()
     max_batch_size: int = Field(32, ge=1)
     batch_wait_timeout_s: float = Field(0.0005, ge=0)
     cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU; null: all cores")
@@ -54,14 +64,27 @@ class StrategyConfig(Section):
     half_life_days: float | None = Field(7.0, gt=0, description="null: no decay")
     credible_level: float = Field(0.9, gt=0, lt=1)
     probability_best_samples: int = Field(4000, ge=100)
-    seed: int | None = Field(None, description="seed of the Thompson draws; null for fresh randomness")
+    seed: int = Field(0, description="seed of the P(best) Monte Carlo: the same evidence gives the same answer")
+
+
+class LedgerConfig(Section):
+    """The one owner of the store: outcomes, requests by id, predictions, promotions, settlement."""
+
+    record_interval_s: float = Field(0.5, gt=0, description="prediction records are written in batches this often")
+    strategies: StrategyConfig = StrategyConfig()
     placement: Placement = Placement(num_cpus=0.25)
+
+    @model_validator(mode="after")
+    def _one_replica(self) -> "LedgerConfig":
+        if self.placement.num_replicas != 1:
+            raise ValueError("ledger.placement.num_replicas must be 1: the Ledger migrates the store when it starts")
+        return self
 
 
 class BranchTimeouts(Section):
     sentiment: float = Field(2.0, gt=0)
     price: float = Field(1.0, gt=0)
-    strategies: float = Field(1.0, gt=0)
+    ledger: float = Field(2.0, gt=0, description="recording outcomes and reading the strategy posteriors")
     single_route_budget: float = Field(
         5.0, gt=0, description="single-branch routes wait this long, retrying a lost replica, before 503")
 
@@ -72,11 +95,17 @@ class RequestLimits(Section):
     max_body_bytes: int = Field(2_000_000, ge=1024)
 
 
+DirectionalBranch = Literal["sentiment", "price"]
+
+
 class IngressConfig(Section):
-    shadow: bool = Field(False, description="every signal is shadow unless a request says otherwise")
+    shadow: bool = Field(True, description="every signal is logged but not actionable; a request may ask for "
+                                           "shadow, never turn it off")
+    quorum: list[DirectionalBranch] = Field(
+        ["sentiment", "price"], description="directional branches that must answer for a signal to be actionable")
     api_key_env: str = Field("INVESTIQ_API_KEY", description="environment variable holding the API key that "
                                                            "routes changing state require; unset: no key")
-    record_interval_s: float = Field(0.5, gt=0, description="prediction records are written in batches this often")
+    allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address without an API key")
     timeouts: BranchTimeouts = BranchTimeouts()
     limits: RequestLimits = RequestLimits()
     merge: MergeConfig = MergeConfig()
@@ -93,5 +122,5 @@ class GraphConfig(Section):
     )
     sentiment: SentimentConfig = SentimentConfig()
     price: PriceConfig = PriceConfig()
-    strategies: StrategyConfig = StrategyConfig()
+    ledger: LedgerConfig = LedgerConfig()
     ingress: IngressConfig = IngressConfig()

@@ -1,6 +1,11 @@
-"""Errors that cross deployment boundaries and map onto HTTP statuses in the ingress."""
+"""Errors that cross deployment boundaries, as types: the ingress maps each onto an HTTP
+status or a degraded-branch category without reading their messages."""
 
 from __future__ import annotations
+
+from store.store import Conflict  # a request id or outcome id reused for other content: 409
+
+__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "one_line", "root_cause"]
 
 
 class ModelNotReady(RuntimeError):

@@ -4,7 +4,7 @@ Ray exports them beside its own on each node's metrics endpoint, prefixed `ray_`
 `investiq_branch_latency_ms` is scraped as `ray_investiq_branch_latency_ms_bucket` ...),
 with the deployment, replica and application as tags. `deploy/grafana/investiq.json` charts
 them. Each deployment builds its set in its constructor (the metrics need the replica's Ray
-worker).
+worker). Tags carry categories, never free text.
 """
 
 from __future__ import annotations
@@ -15,21 +15,16 @@ LATENCY_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]
 
 
-def degraded_reason(error: str) -> str:
-    """A short category for a branch's failure (a tag must not carry free text)."""
-    if error.startswith("timed out"):
-        return "timeout"
-    if "not ready" in error or "loading" in error or "could not be loaded" in error or "no usable" in error:
-        return "model_unavailable"
-    return "error"
+class ModelMetrics:
+    """`investiq_model_info{model_id, version}` is 1 for the version a replica serves, 0 for
+    the one it left; failed loads are counted per deployment."""
 
-
-class ModelVersionGauge:
-    """`investiq_model_info{model_id, version}` is 1 for the version a replica serves, 0 for the one it left."""
-
-    def __init__(self):
+    def __init__(self, deployment: str):
+        self.deployment = deployment
         self.gauge = Gauge("investiq_model_info", "1 for the model version this replica serves",
                            tag_keys=("model_id", "version"))
+        self.load_failures = Counter("investiq_model_load_failures_total", "model loads that failed (the replica "
+                                     "keeps what it served)", tag_keys=("deployment",))
         self.current: dict | None = None
 
     def serving(self, model_id: str, version: str) -> None:
@@ -38,14 +33,18 @@ class ModelVersionGauge:
         self.current = {"model_id": model_id, "version": version}
         self.gauge.set(1, tags=self.current)
 
+    def load_failed(self) -> None:
+        self.load_failures.inc(tags={"deployment": self.deployment})
+
 
 class IngressMetrics:
     def __init__(self):
         self.branch_latency = Histogram("investiq_branch_latency_ms", "time of each branch call, seen by the ingress",
                                         boundaries=LATENCY_BOUNDARIES_MS, tag_keys=("branch",))
-        self.degraded = Counter("investiq_degraded_total", "branch calls that failed or timed out",
+        self.degraded = Counter("investiq_degraded_total", "branch calls that failed or timed out, by category",
                                 tag_keys=("branch", "reason"))
-        self.signals = Counter("investiq_signals_total", "signals answered", tag_keys=("decision", "shadow"))
+        self.signals = Counter("investiq_signals_total", "signals answered",
+                               tag_keys=("decision", "shadow", "actionable"))
 
 
 class SentimentMetrics:
@@ -53,7 +52,6 @@ class SentimentMetrics:
         self.batch_size = Histogram("investiq_sentiment_batch_size", "texts per model call",
                                     boundaries=BATCH_SIZE_BOUNDARIES)
         self.cache = Counter("investiq_sentiment_cache_total", "cache lookups", tag_keys=("result",))
-        self.model = ModelVersionGauge()
 
 
 class PriceMetrics:
@@ -62,13 +60,15 @@ class PriceMetrics:
                                     boundaries=BATCH_SIZE_BOUNDARIES)
         self.predictions = Counter("investiq_price_predictions_total", "forecasts by most likely direction",
                                    tag_keys=("direction",))
-        self.model = ModelVersionGauge()
 
 
-class StrategyMetrics:
+class LedgerMetrics:
     def __init__(self):
-        self.weight = Gauge("investiq_strategy_weight", "Thompson-sampled weight of each strategy",
-                            tag_keys=("strategy",))
+        self.probability_best = Gauge("investiq_strategy_probability_best",
+                                      "P(best) of each strategy: Thompson sampling's share of plays",
+                                      tag_keys=("strategy",))
         self.mean = Gauge("investiq_strategy_win_rate", "posterior mean win rate of each strategy",
                           tag_keys=("strategy",))
         self.outcomes = Counter("investiq_strategy_outcomes_total", "outcomes recorded", tag_keys=("outcome",))
+        self.set_aside = Counter("investiq_store_set_aside_total", "records the store refused on their own, set "
+                                 "aside so the rest are written", tag_keys=("table",))

@@ -114,8 +114,11 @@ class SignalRequest(Strict):
     news: list[NewsText] = Field(default_factory=list)
     outcomes: Outcomes = Field(default_factory=list)
     bars: Bars | None = None
-    request_id: RequestId | None = Field(None, description="echoed back; also keys outcomes without an `id`")
-    shadow: bool | None = Field(None, description="true: log the signal but mark it not actionable; "
+    request_id: RequestId | None = Field(None, description="names this request's outcomes: a resend with the same "
+                                                           "id and outcomes replays the first answer, other outcomes "
+                                                           "under it are refused (409); minted when absent, echoed")
+    shadow: bool | None = Field(None, description="true: log the signal but mark it not actionable; false is "
+                                                   "refused (403) while the server runs in shadow mode; "
                                                    "null: the server's `ingress.shadow` setting")
 
 
@@ -125,8 +128,9 @@ class SentimentRequest(Strict):
 
 class OutcomesRequest(Strict):
     outcomes: Outcomes = Field(min_length=1)
-    request_id: RequestId | None = Field(None, description="outcomes without an `id` are keyed by this and "
-                                                           "their position, so resending the request is safe")
+    request_id: RequestId | None = Field(None, description="a resend with the same id and outcomes replays the "
+                                                           "first answer; other outcomes under it are refused (409); "
+                                                           "outcomes without an `id` are keyed by it and their position")
 
 
 class PriceRequest(Strict):
@@ -140,6 +144,7 @@ class RealisedRequest(Strict):
 
     symbol: Symbol
     bars: Bars
+    request_id: RequestId | None = Field(None, description="a resend with the same id and bars replays the first answer")
 
 
 # ---- responses ------------------------------------------------------------------------
@@ -174,9 +179,10 @@ class StrategyPosteriorOut(BaseModel):
     mean: float
     lower: float
     upper: float
-    outcomes: int
-    thompson_weight: float
-    probability_best: float
+    outcomes: int = Field(description="outcomes in the window (not decayed)")
+    probability_best: float = Field(description="P(this strategy has the highest win rate): Thompson sampling's "
+                                                "share of plays")
+    thompson_draw: float | None = Field(None, description="one draw of the win rate, only when asked (`draw=true`)")
 
 
 class StrategyWeightsResponse(BaseModel):
@@ -188,19 +194,25 @@ class StrategyWeightsResponse(BaseModel):
 
 
 class OutcomesResponse(BaseModel):
-    recorded: int = Field(description="outcomes counted now")
-    duplicates: int = Field(0, description="outcomes whose id had been recorded before: not counted again")
+    request_id: str
+    recorded: int = Field(description="outcomes counted by this request")
+    duplicates: int = Field(0, description="outcomes whose id had been recorded before with the same content: "
+                                           "not counted again")
+    replayed: bool = Field(False, description="this request id was answered before: this is that answer")
     weights: StrategyWeightsResponse
 
 
 class SyncResponse(BaseModel):
+    request_id: str
     since: datetime
-    outcomes: int = Field(description="outcomes in the window the weights were rebuilt from")
+    replayed: bool = False
     weights: StrategyWeightsResponse
 
 
 class RealisedResponse(BaseModel):
-    settled: int = Field(description="price predictions whose realised direction was recorded now")
+    request_id: str
+    settled: int = Field(description="price predictions whose realised direction this request recorded")
+    replayed: bool = False
 
 
 class DirectionScores(BaseModel):
@@ -221,6 +233,7 @@ class EvaluationResponse(BaseModel):
 
 class DegradedBranch(BaseModel):
     branch: Literal["sentiment", "price", "strategies"]
+    category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "error"]
     reason: str
 
 
@@ -228,15 +241,17 @@ class SignalResponse(BaseModel):
     request_id: str
     symbol: str
     shadow: bool = Field(description="a shadow signal is logged for monitoring; never act on it")
-    actionable: bool = Field(description="false for shadow signals: the agent must not trade on `decision`")
+    actionable: bool = Field(description="false: the agent must not trade on `decision` (see not_actionable_because)")
+    not_actionable_because: list[str] = Field(description="shadow mode, or a branch of the quorum that did not answer")
     decision: Literal["BUY", "SELL", "HOLD"]
     confidence: float = Field(description="|score|; the decision is BUY/SELL only above the threshold")
     score: float = Field(description="combined score in [-1, 1]")
     sentiment: SentimentResponse | None
     price: PriceResponse | None
     strategies: StrategyWeightsResponse | None
-    outcomes_recorded: int = Field(description="outcomes acknowledged (counted now or before under the same "
-                                               "key); 0 with outcomes sent means resend them")
+    outcomes_recorded: int = Field(description="outcomes acknowledged (committed now or before under the same "
+                                               "keys); 0 with outcomes sent means resend them with the same "
+                                               "request_id: what was committed is never counted twice")
     degraded: list[DegradedBranch]
     model_versions: dict[str, str]
     latency_ms: dict[str, float]
@@ -255,6 +270,8 @@ class BranchReadiness(BaseModel):
     device: str | None = None
     gpu_ids: list[str] = Field(default_factory=list)
     gpu_memory_mb: dict[str, float] | None = Field(None, description="allocated and peak, on CUDA replicas")
+    source: str | None = Field(None, description="where the served model came from")
+    last_load_error: str | None = Field(None, description="the latest load that failed, while it is the latest")
 
 
 class ReadinessResponse(BaseModel):

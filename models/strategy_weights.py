@@ -3,7 +3,12 @@
 Each strategy has a Beta(prior_alpha + wins, prior_beta + losses) posterior. Evidence
 decays toward the prior: an outcome observed at time t counts 0.5 ** ((now - t) / half_life)
 at time `now`. Because that weight is exponential and linear, the state is the same
-whatever order outcomes arrive in, so it can always be rebuilt exactly from the outcome log.
+whatever order outcomes arrive in, so it is a sum over the outcome log: the served graph
+computes it there (store.Store.strategy_evidence), simulations keep it here (StrategyWeights).
+
+What is served per strategy (`summarise`): the posterior mean, its credible interval and
+P(best), the probability that it has the highest win rate, which is the share of plays
+Thompson sampling gives it. A single Thompson draw is noise (`thompson_draw`, on request).
 """
 
 from __future__ import annotations
@@ -14,15 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-
-@dataclass
-class Evidence:
-    """Decayed win and loss counts, valid at `as_of` (seconds since the epoch)."""
-
-    wins: float = 0.0
-    losses: float = 0.0
-    as_of: float = 0.0
-    count: int = 0  # raw number of outcomes, never decayed
+# Per strategy: (decayed wins, decayed losses, number of outcomes).
+Evidence = dict[str, tuple[float, float, int]]
 
 
 @dataclass(frozen=True)
@@ -34,15 +32,62 @@ class StrategyPosterior:
     lower: float
     upper: float
     outcomes: int
+    probability_best: float
+
+
+def beta_parameters(evidence: Evidence, prior_alpha: float, prior_beta: float) -> dict[str, tuple[float, float]]:
+    return {name: (prior_alpha + wins, prior_beta + losses) for name, (wins, losses, _) in evidence.items()}
+
+
+def probability_best(params: dict[str, tuple[float, float]], rng: np.random.Generator,
+                     samples: int = 4000) -> dict[str, float]:
+    """Monte Carlo estimate of P(strategy has the highest win rate)."""
+    if not params:
+        return {}
+    a, b = (np.array([p[i] for p in params.values()]) for i in (0, 1))
+    draws = rng.beta(a, b, size=(samples, len(a)))
+    return dict(zip(params, (np.bincount(draws.argmax(axis=1), minlength=len(a)) / samples).tolist()))
+
+
+def thompson_draw(params: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
+    """One draw of each strategy's win rate: what a Thompson sampler acts on once."""
+    return {name: float(rng.beta(a, b)) for name, (a, b) in params.items()}
+
+
+def summarise(evidence: Evidence, prior_alpha: float = 1.0, prior_beta: float = 1.0, credible_level: float = 0.9,
+              samples: int = 4000, seed: int = 0) -> list[StrategyPosterior]:
+    """The served answer, sorted by strategy. P(best) uses a fixed seed, so the same evidence
+    always gives the same figures (its Monte Carlo error is about 0.5/sqrt(samples))."""
+    params = beta_parameters(evidence, prior_alpha, prior_beta)
+    best = probability_best(params, np.random.default_rng(seed), samples)
+    out = []
+    for name in sorted(params):
+        a, b = params[name]
+        lower, upper = stats.beta.interval(credible_level, a, b)
+        out.append(StrategyPosterior(name, a, b, a / (a + b), float(lower), float(upper), evidence[name][2],
+                                     best[name]))
+    return out
+
+
+@dataclass
+class _Decayed:
+    """Decayed win and loss counts, valid at `as_of` (seconds since the epoch)."""
+
+    wins: float = 0.0
+    losses: float = 0.0
+    as_of: float = 0.0
+    count: int = 0  # raw number of outcomes, never decayed
 
 
 @dataclass
 class StrategyWeights:
+    """The posteriors kept in memory and updated one outcome at a time (for simulations)."""
+
     prior_alpha: float = 1.0
     prior_beta: float = 1.0
     half_life_s: float | None = 7 * 24 * 3600.0  # None: no decay
     credible_level: float = 0.9
-    evidence: dict[str, Evidence] = field(default_factory=dict)
+    decayed: dict[str, _Decayed] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.prior_alpha <= 0 or self.prior_beta <= 0:
@@ -53,13 +98,11 @@ class StrategyWeights:
             raise ValueError("credible_level must be in (0, 1)")
 
     def _decay(self, elapsed_s: float) -> float:
-        if self.half_life_s is None:
-            return 1.0
-        return math.pow(0.5, elapsed_s / self.half_life_s)
+        return 1.0 if self.half_life_s is None else math.pow(0.5, elapsed_s / self.half_life_s)
 
     def update(self, strategy: str, win: bool, timestamp: float) -> None:
         """Add one outcome observed at `timestamp`; timestamps may arrive out of order."""
-        ev = self.evidence.setdefault(strategy, Evidence(as_of=timestamp))
+        ev = self.decayed.setdefault(strategy, _Decayed(as_of=timestamp))
         if timestamp >= ev.as_of:
             factor = self._decay(timestamp - ev.as_of)
             ev.wins, ev.losses, ev.as_of = ev.wins * factor, ev.losses * factor, timestamp
@@ -72,38 +115,17 @@ class StrategyWeights:
             ev.losses += weight
         ev.count += 1
 
-    def parameters(self, now: float) -> dict[str, tuple[float, float]]:
-        """Posterior (alpha, beta) per strategy, evidence decayed to `now`."""
-        params = {}
-        for name, ev in self.evidence.items():
+    def evidence(self, now: float) -> Evidence:
+        """Decayed counts at `now`, in the form the outcome log gives them."""
+        out = {}
+        for name, ev in self.decayed.items():
             factor = self._decay(max(0.0, now - ev.as_of))
-            params[name] = (self.prior_alpha + ev.wins * factor, self.prior_beta + ev.losses * factor)
-        return params
-
-    def posteriors(self, now: float) -> list[StrategyPosterior]:
-        out = []
-        for name, (a, b) in sorted(self.parameters(now).items()):
-            lower, upper = stats.beta.interval(self.credible_level, a, b)
-            out.append(
-                StrategyPosterior(name, a, b, a / (a + b), float(lower), float(upper), self.evidence[name].count)
-            )
+            out[name] = (ev.wins * factor, ev.losses * factor, ev.count)
         return out
 
-    def thompson_weights(self, now: float, rng: np.random.Generator) -> dict[str, float]:
-        """One Thompson draw per strategy, normalised to sum to 1."""
-        params = self.parameters(now)
-        if not params:
-            return {}
-        draws = np.array([rng.beta(a, b) for a, b in params.values()])
-        return dict(zip(params, (draws / draws.sum()).tolist()))
+    def parameters(self, now: float) -> dict[str, tuple[float, float]]:
+        """Posterior (alpha, beta) per strategy, evidence decayed to `now`."""
+        return beta_parameters(self.evidence(now), self.prior_alpha, self.prior_beta)
 
-    def probability_best(self, now: float, rng: np.random.Generator, samples: int = 4000) -> dict[str, float]:
-        """Monte Carlo estimate of P(strategy has the highest win rate)."""
-        params = self.parameters(now)
-        if not params:
-            return {}
-        a = np.array([p[0] for p in params.values()])
-        b = np.array([p[1] for p in params.values()])
-        draws = rng.beta(a, b, size=(samples, len(a)))
-        wins = np.bincount(draws.argmax(axis=1), minlength=len(a)) / samples
-        return dict(zip(params, wins.tolist()))
+    def posteriors(self, now: float, samples: int = 4000, seed: int = 0) -> list[StrategyPosterior]:
+        return summarise(self.evidence(now), self.prior_alpha, self.prior_beta, self.credible_level, samples, seed)

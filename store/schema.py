@@ -1,22 +1,13 @@
-"""Tables of the store, and the migrations that build them, in order.
+"""Tables of the store, as the latest migration leaves them (`store/migrations` builds them).
 
-Each migration runs once, in one transaction, and records its number in `schema_version`:
-a store opened by newer code upgrades itself; a store written by newer code is refused.
-The tables below are the current definition, which migration 1 creates on a fresh store;
-each later migration brings an older store up to it and skips what a fresh one already has.
+The Ledger deployment is the only code that writes here; every other replica talks to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy import (
-    JSON, Boolean, Column, Connection, Float, Index, Integer, MetaData, String, Table, inspect, select, text,
-)
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
-
-schema_version = Table("schema_version", metadata, Column("version", Integer, primary_key=True))
 
 signals = Table(
     "signals", metadata,
@@ -29,7 +20,7 @@ signals = Table(
     Column("confidence", Float, nullable=False),
     Column("shadow", Boolean, nullable=False),
     Column("model_versions", JSON, nullable=False),
-    Column("components", JSON, nullable=False),  # branch scores and degraded branches
+    Column("components", JSON, nullable=False),  # branch scores, degraded branches, why not actionable
 )
 
 sentiment_predictions = Table(
@@ -70,18 +61,19 @@ strategy_outcomes = Table(
     Column("win", Boolean, nullable=False),
     Column("observed_at", Float, nullable=False, index=True),  # when the trade closed
     Column("received_at", Float, nullable=False),  # when the server acknowledged it
-    Column("idempotency_key", String(128)),  # the outcome's `id`: a key recorded once is never counted again
+    Column("idempotency_key", String(128)),  # the outcome's `id`, or `<request_id>#<position>`
+    Column("fingerprint", String(64)),  # what the sender said of it: a key reused for other content is refused
     Index("strategy_outcomes_idempotency_key", "idempotency_key", unique=True),
 )
 
-strategy_syncs = Table(  # the bandit state is rebuilt from outcomes observed since the latest sync's `since`
+strategy_syncs = Table(  # posteriors use the outcomes observed since the latest sync's `since`
     "strategy_syncs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("since", Float, nullable=False),
     Column("at", Float, nullable=False),
 )
 
-model_promotions = Table(  # a deployment started serving a model version
+model_promotions = Table(  # a model server loaded (or failed to load) a model version
     "model_promotions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("deployment", String(32), nullable=False),
@@ -89,32 +81,15 @@ model_promotions = Table(  # a deployment started serving a model version
     Column("version", String(256), nullable=False),
     Column("source", String(1024), nullable=False),
     Column("at", Float, nullable=False),
+    Column("outcome", String(16), nullable=False, server_default="loaded"),  # loaded / failed
+    Column("error", String(2048)),
 )
 
-
-def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[signals, sentiment_predictions, price_predictions, strategy_outcomes,
-                                      strategy_syncs, model_promotions])
-
-
-def _v2_outcome_idempotency_keys(conn: Connection) -> None:
-    if "idempotency_key" not in {c["name"] for c in inspect(conn).get_columns("strategy_outcomes")}:
-        conn.execute(text("ALTER TABLE strategy_outcomes ADD COLUMN idempotency_key VARCHAR(128)"))
-    for index in strategy_outcomes.indexes:
-        index.create(conn, checkfirst=True)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_outcome_idempotency_keys]
-
-
-def migrate(conn: Connection) -> int:
-    """Apply the migrations this store lacks; returns the schema version it is at."""
-    schema_version.create(conn, checkfirst=True)
-    current = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).scalar() or 0
-    if current > len(MIGRATIONS):
-        raise RuntimeError(f"the store is at schema version {current}, newer than this code knows "
-                           f"({len(MIGRATIONS)}); upgrade investiq before opening it")
-    for number in range(current + 1, len(MIGRATIONS) + 1):
-        MIGRATIONS[number - 1](conn)
-        conn.execute(schema_version.insert().values(version=number))
-    return len(MIGRATIONS)
+requests = Table(  # state-changing requests by id: a resend replays `result`, other content is refused
+    "requests", metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("route", String(32), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("result", JSON, nullable=False),
+)

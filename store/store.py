@@ -3,28 +3,64 @@
 `sqlite:///var/investiq.sqlite` suits one machine; on a multi-node cluster every replica
 must reach the same store, so point `store_url` at PostgreSQL
 (`postgresql+psycopg://user:pass@host/investiq`, with the `postgres` extra installed).
-Strategy outcomes are committed (SQLite: `synchronous=FULL`) before a call returns, so an
-acknowledged outcome survives a crash; predictions come in batches from `BatchedWriter`.
+
+Only the Ledger deployment opens it. Acknowledged state (outcomes, syncs, settlements) is
+committed (SQLite: `synchronous=FULL`) before a call returns; inserts skip what is already
+there with the dialect's ON CONFLICT DO NOTHING, so a resend, or two writers while Serve
+replaces a replica, never count anything twice. Strategy posteriors are read from the
+outcome log itself (a decayed sum in SQL), so no copy of them can drift from what is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+import numpy as np
+from sqlalchemy import Connection, Engine, Table, case, create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from store import schema
+from models.evaluation import realised_direction
+from store import migrate, schema
 from store.schema import (
-    model_promotions, price_predictions, strategy_outcomes, strategy_syncs,
+    model_promotions, price_predictions, requests, strategy_outcomes, strategy_syncs,
 )
 
 TABLES = {t.name: t for t in schema.metadata.sorted_tables}
+LN2 = math.log(2.0)
 
 
 def sqlite_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir) / 'investiq.sqlite'}"
+
+
+def fingerprint(content) -> str:
+    """A stable digest of JSON-able content: the same request sent twice has the same one."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Conflict(ValueError):
+    """A request id or outcome id reused for other content; `loc` names the field."""
+
+    def __init__(self, message: str, loc: tuple):
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+    def __reduce__(self):  # keep `loc` when Ray pickles the exception
+        return (type(self), (str(self), self.loc))
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    strategy: str
+    win: bool
+    observed_at: float
+    key: str  # idempotency key: the outcome's id, or `<request_id>#<position>`
+    fingerprint: str  # of what the sender said (strategy, outcome, its own timestamp)
 
 
 def _make_engine(url: str) -> Engine:
@@ -41,54 +77,107 @@ def _make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute("PRAGMA synchronous=FULL")  # committed means on disk
         cursor.close()
+        dbapi_connection.create_function("exp", 1, math.exp, deterministic=True)  # PostgreSQL has it built in
 
     return engine
 
 
+def _insert_new(conn: Connection, table: Table, row: dict, key: str) -> bool:
+    """Insert unless a row with the same unique `key` exists; whether it was inserted."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
+    return conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=[key])).rowcount == 1
+
+
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, migrate_schema: bool = False):
+        """`migrate_schema`: bring the schema up to date (the Ledger does, once, when it starts);
+        otherwise a store at another schema revision is refused."""
         self.url = url
         self.engine = _make_engine(url)
+        if migrate_schema:
+            migrate.upgrade(self.engine)
+        else:
+            migrate.check_current(self.engine)
+
+    # ---- requests by id ----------------------------------------------------------------
+
+    def _replay(self, conn: Connection, request_id: str, route: str, digest: str) -> dict | None:
+        """The first answer to `request_id`, or None if it is new; Conflict if it was used for other content."""
+        row = conn.execute(select(requests).where(requests.c.request_id == request_id)).first()
+        if row is None:
+            return None
+        if row.fingerprint != digest or row.route != route:
+            raise Conflict(f"request_id {request_id!r} was used before with other content ({row.route}); "
+                           "send new content under a new request_id", ("body", "request_id"))
+        return {**row.result, "replayed": True}
+
+    def _remember(self, conn: Connection, request_id: str, route: str, digest: str, result: dict, at: float) -> None:
+        _insert_new(conn, requests, {"request_id": request_id, "route": route, "fingerprint": digest,
+                                     "created_at": at, "result": result}, "request_id")
+
+    # ---- strategy outcomes: committed before the call returns ---------------------------
+
+    def record_outcomes(self, request_id: str, digest: str, outcomes: list[OutcomeRow],
+                        received_at: float) -> tuple[dict, list[OutcomeRow]]:
+        """Record the outcomes of one request in one transaction: ({recorded, duplicates,
+        replayed}, the outcomes stored now).
+
+        The same request again (same id, same content) replays the first answer; an outcome
+        key recorded before with the same content is a duplicate, not counted again; any id
+        reused for other content raises Conflict and records nothing."""
         with self.engine.begin() as conn:
-            self.schema_version = schema.migrate(conn)
+            if (first := self._replay(conn, request_id, "outcomes", digest)) is not None:
+                return first, []
+            keys = [o.key for o in outcomes]
+            known = dict(conn.execute(select(strategy_outcomes.c.idempotency_key, strategy_outcomes.c.fingerprint)
+                                      .where(strategy_outcomes.c.idempotency_key.in_(keys))).all())
+            for i, o in enumerate(outcomes):
+                if o.key in known and known[o.key] not in (None, o.fingerprint):
+                    raise Conflict(f"outcomes[{i}].id {o.key!r} was recorded before with other content; "
+                                   "give each trade its own id", ("body", "outcomes", i, "id"))
+            stored = [o for o in outcomes if _insert_new(conn, strategy_outcomes, {
+                "strategy": o.strategy, "win": o.win, "observed_at": o.observed_at, "received_at": received_at,
+                "idempotency_key": o.key, "fingerprint": o.fingerprint}, "idempotency_key")]
+            result = {"recorded": len(stored), "duplicates": len(outcomes) - len(stored), "replayed": False}
+            self._remember(conn, request_id, "outcomes", digest, result, received_at)
+        return result, stored
 
-    # ---- strategy outcomes: durable before the call returns ------------------------------
-
-    def append_outcomes(self, outcomes: Iterable[tuple[str, bool, float, str | None]],
-                        received_at: float) -> list[tuple[str, bool, float]]:
-        """(strategy, win, observed_at, idempotency key or None) in one transaction; returns
-        the outcomes stored now, without those whose key was stored before. One writer only
-        (the strategies replica), so reading the known keys first cannot race."""
-        outcomes = list(outcomes)
-        keys = [k for *_, k in outcomes if k is not None]
-        with self.engine.begin() as conn:  # one transaction: all or nothing
-            known = set(conn.execute(select(strategy_outcomes.c.idempotency_key).where(
-                strategy_outcomes.c.idempotency_key.in_(keys))).scalars()) if keys else set()
-            new = [(s, bool(w), t, k) for s, w, t, k in outcomes if k is None or k not in known]
-            if new:
-                conn.execute(insert(strategy_outcomes), [
-                    {"strategy": s, "win": w, "observed_at": t, "received_at": received_at, "idempotency_key": k}
-                    for s, w, t, k in new])
-        return [(s, w, t) for s, w, t, _ in new]
-
-    def outcomes(self, since: float | None = None) -> Iterator[tuple[str, bool, float]]:
-        query = select(strategy_outcomes.c.strategy, strategy_outcomes.c.win, strategy_outcomes.c.observed_at)
-        if since is not None:
-            query = query.where(strategy_outcomes.c.observed_at >= since)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(strategy_outcomes.c.id)).all()
-        return ((s, bool(w), t) for s, w, t in rows)
-
-    def record_sync(self, since: float, at: float) -> None:
+    def record_sync(self, request_id: str, days: float, now: float) -> dict:
+        """From now on posteriors use only outcomes observed in the last `days` days; {since, replayed}."""
+        digest = fingerprint({"days": days})
         with self.engine.begin() as conn:
-            conn.execute(insert(strategy_syncs).values(since=since, at=at))
+            if (first := self._replay(conn, request_id, "sync", digest)) is not None:
+                return first
+            since = now - days * 24 * 3600.0
+            conn.execute(insert(strategy_syncs).values(since=since, at=now))
+            result = {"since": since, "replayed": False}
+            self._remember(conn, request_id, "sync", digest, result, now)
+        return result
 
     def sync_window_start(self) -> float | None:
-        """Where the bandit's evidence starts: the latest sync's `since`, or None (all of it)."""
+        """Where the posteriors' evidence starts: the latest sync's `since`, or None (all of it)."""
         with self.engine.connect() as conn:
             return conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
 
-    # ---- predictions and promotions -------------------------------------------------------
+    def strategy_evidence(self, now: float, half_life_s: float | None) -> dict[str, tuple[float, float, int]]:
+        """Per strategy, from the log: (decayed wins, decayed losses, outcomes) in the sync window.
+        An outcome observed at t weighs 0.5 ** ((now - t) / half_life) (1 without decay)."""
+        o = strategy_outcomes
+        rate = LN2 / half_life_s if half_life_s else 0.0
+        weight = case((o.c.observed_at >= now, 1.0), else_=func.exp((o.c.observed_at - now) * rate))
+        query = (select(o.c.strategy, func.sum(case((o.c.win, weight), else_=0.0)),
+                        func.sum(case((o.c.win, 0.0), else_=weight)), func.count())
+                 .group_by(o.c.strategy).order_by(o.c.strategy))
+        with self.engine.connect() as conn:
+            since = conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
+            if since is not None:
+                query = query.where(o.c.observed_at >= since)
+            return {s: (float(w), float(lo), int(n)) for s, w, lo, n in conn.execute(query)}
+
+    def outcome_count(self) -> int:
+        return self.count("strategy_outcomes")
+
+    # ---- predictions and model loads ----------------------------------------------------
 
     def write(self, records: list[tuple[str, dict]]) -> None:
         """Rows for several tables in one transaction: (table name, row)."""
@@ -99,35 +188,42 @@ class Store:
             for table, rows in by_table.items():
                 conn.execute(insert(TABLES[table]), rows)
 
-    def record_promotion(self, deployment: str, model_id: str, version: str, source: str, at: float) -> None:
-        self.write([("model_promotions", {"deployment": deployment, "model_id": model_id, "version": version,
-                                          "source": source, "at": at})])
-
-    def promotions(self) -> list[dict]:
+    def promotions(self, deployment: str | None = None) -> list[dict]:
+        query = select(model_promotions).order_by(model_promotions.c.id)
+        if deployment:
+            query = query.where(model_promotions.c.deployment == deployment)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(model_promotions).order_by(model_promotions.c.id))]
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def rows(self, table: str, **equal) -> list[dict]:
         t = TABLES[table]
-        query = select(t).where(*(t.c[k] == v for k, v in equal.items())).order_by(t.c.id)
+        query = select(t).where(*(t.c[k] == v for k, v in equal.items()))
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [dict(r._mapping) for r in conn.execute(query.order_by(*t.primary_key.columns))]
 
     # ---- realised results -----------------------------------------------------------------
 
-    def unrealised_price_predictions(self, symbol: str, from_as_of: float, to_as_of: float) -> list[dict]:
+    def settle(self, request_id: str, symbol: str, timestamps: np.ndarray, closes: np.ndarray, at: float) -> dict:
+        """Record the realised direction of every logged prediction of `symbol` these bars
+        decide; {settled, replayed}. A prediction is settled once: later bars change nothing."""
+        digest = fingerprint({"symbol": symbol, "t": timestamps.tolist(), "c": closes.tolist()})
         p = price_predictions
-        query = select(p.c.id, p.c.as_of, p.c.last_close, p.c.horizon, p.c.flat_band_bp).where(
-            p.c.symbol == symbol, p.c.realised.is_(None), p.c.as_of >= from_as_of, p.c.as_of <= to_as_of)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
-
-    def set_realised(self, updates: list[dict], at: float) -> None:
-        """updates: {"id", "realised", "realised_return"}."""
         with self.engine.begin() as conn:
-            for u in updates:
-                conn.execute(update(price_predictions).where(price_predictions.c.id == u["id"]).values(
-                    realised=u["realised"], realised_return=u["realised_return"], realised_at=at))
+            if (first := self._replay(conn, request_id, "realised", digest)) is not None:
+                return first
+            rows = conn.execute(select(p.c.id, p.c.as_of, p.c.last_close, p.c.horizon, p.c.flat_band_bp).where(
+                p.c.symbol == symbol, p.c.realised.is_(None), p.c.as_of >= timestamps[0],
+                p.c.as_of <= timestamps[-1])).all()
+            settled = 0
+            for row in rows:
+                got = realised_direction(row.as_of, row.last_close, row.horizon, row.flat_band_bp, timestamps, closes)
+                if got is not None:
+                    conn.execute(update(p).where(p.c.id == row.id, p.c.realised.is_(None)).values(
+                        realised=got[0], realised_return=got[1], realised_at=at))
+                    settled += 1
+            result = {"settled": settled, "replayed": False}
+            self._remember(conn, request_id, "realised", digest, result, at)
+        return result
 
     def price_predictions_since(self, symbol: str, since: float) -> list[dict]:
         p = price_predictions

@@ -5,6 +5,7 @@ import copy
 import json
 import re
 
+import pytest
 import yaml
 
 from tests.support import PROJECT_ROOT
@@ -33,3 +34,31 @@ def test_dashboard_charts_every_exported_metric_and_nothing_else():
     defined = set(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"(investiq_\w+)"', source))
     assert defined and charted == defined
     assert all(p.get("description") for p in dashboard["panels"]), "every panel says what it means"
+
+
+def test_the_manifest_exposes_the_graph_only_with_an_api_key_from_a_secret(monkeypatch):
+    from deployments.config import IngressConfig
+    from graph import check_exposure
+
+    manifest = yaml.safe_load((PROJECT_ROOT / "deploy/kuberay/rayservice.yaml").read_text())
+    host = yaml.safe_load(manifest["spec"]["serveConfigV2"])["http_options"]["host"]
+    groups = [manifest["spec"]["rayClusterConfig"]["headGroupSpec"], *manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]]
+    for group in groups:
+        for container in group["template"]["spec"]["containers"]:
+            key = next(e for e in container["env"] if e["name"] == IngressConfig().api_key_env)
+            assert "secretKeyRef" in key["valueFrom"], container["name"]
+    monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
+    with pytest.raises(ValueError, match="is not set"):
+        check_exposure(host, IngressConfig())
+    monkeypatch.setenv(IngressConfig().api_key_env, "from-the-secret")
+    check_exposure(host, IngressConfig())
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_needs_no_key_and_an_explicit_opt_out_opens_any_address(monkeypatch, host):
+    from deployments.config import IngressConfig
+    from graph import check_exposure
+
+    monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
+    check_exposure(host, IngressConfig())
+    check_exposure("0.0.0.0", IngressConfig(allow_unauthenticated=True))

@@ -1,20 +1,27 @@
-"""The store: every record type round-trips, migrations run once, acknowledged outcomes
-survive a crash, and the batched writer loses nothing on close."""
+"""The store: records round-trip, Alembic migrations (fresh, legacy, newer refused), requests
+by id that replay or conflict, posteriors read from the outcome log, acknowledged outcomes
+that survive a crash, and a batched writer that never jams."""
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
-from sqlalchemy import insert
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
+from models.strategy_weights import StrategyWeights
 from store import Store
-from store.schema import MIGRATIONS, schema_version
-from store.store import sqlite_url
+from store.migrate import StoreVersionError, _alembic_config, head_revision
+from store.store import Conflict, OutcomeRow, sqlite_url
 from store.writer import BatchedWriter
 from tests.support import PROJECT_ROOT
 
+DAY = 24 * 3600.0
 RECORDS = {
     "signals": {"request_id": "r1", "symbol": "SPY", "created_at": 1.0, "decision": "BUY", "score": 0.4,
                 "confidence": 0.4, "shadow": True, "model_versions": {"price": "patchtst@v1"},
@@ -25,13 +32,17 @@ RECORDS = {
                           "last_close": 10.0, "horizon": 4, "flat_band_bp": 5.0, "model_version": "patchtst@v1",
                           "p_up": 0.6, "p_flat": 0.2, "p_down": 0.2},
     "model_promotions": {"deployment": "price", "model_id": "patchtst", "version": "v1", "source": "/m/v1",
-                         "at": 2.0},
+                         "at": 2.0, "outcome": "loaded", "error": None},
 }
+
+
+def outcome(key: str, win: bool = True, at: float = 1.0, strategy: str = "s", content: str | None = None):
+    return OutcomeRow(strategy, win, at, key, content or f"{strategy}-{win}-{at}")
 
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(sqlite_url(tmp_path))
+    s = Store(sqlite_url(tmp_path), migrate_schema=True)
     yield s
     s.close()
 
@@ -41,33 +52,120 @@ def test_every_record_type_is_written_and_read_back(store):
     for table, row in RECORDS.items():
         (read,) = store.rows(table)
         assert {k: read[k] for k in row} == row, table
-    store.append_outcomes([("momentum", True, 10.0, None), ("momentum", False, 20.0, "k1")], received_at=30.0)
-    assert list(store.outcomes()) == [("momentum", True, 10.0), ("momentum", False, 20.0)]
-    assert list(store.outcomes(since=15.0)) == [("momentum", False, 20.0)]
-    assert store.sync_window_start() is None
-    store.record_sync(since=15.0, at=31.0)
-    assert store.sync_window_start() == 15.0
 
 
-def test_migrations_run_once_and_a_newer_store_is_refused(tmp_path):
+def test_a_fresh_store_is_migrated_once_and_other_openers_only_check(tmp_path):
     url = sqlite_url(tmp_path)
-    assert Store(url).schema_version == len(MIGRATIONS)
-    again = Store(url)  # reopening applies nothing twice
-    assert again.count("schema_version") == len(MIGRATIONS)
-    with again.engine.begin() as conn:
-        conn.execute(insert(schema_version).values(version=len(MIGRATIONS) + 1))
-    with pytest.raises(RuntimeError, match="upgrade investiq"):
-        Store(url)
+    with pytest.raises(StoreVersionError, match="its Ledger migrates"):
+        Store(url)  # nothing migrated it yet
+    Store(url, migrate_schema=True).record_outcomes("r", "d", [outcome("k")], 2.0)
+    again = Store(url, migrate_schema=True)  # reopening applies nothing twice and keeps the data
+    assert again.count("strategy_outcomes") == 1
+    Store(url)  # at the head revision: a reader opens it without migrating
 
 
-def test_acknowledged_outcomes_survive_a_crash_of_the_writer(tmp_path):
+def test_a_store_written_by_newer_code_is_refused(store):
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreVersionError, match="upgrade investiq"):
+        Store(store.url, migrate_schema=True)
+
+
+@pytest.mark.parametrize("legacy_version", [1, 2])
+def test_a_store_from_before_alembic_is_upgraded_with_its_outcomes(tmp_path, legacy_version):
     url = sqlite_url(tmp_path)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # what the hand-written migrations 1..N left
+        command.upgrade(_alembic_config(conn), f"{legacy_version:04d}")
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO schema_version VALUES " + ",".join(f"({v})" for v in range(1, legacy_version + 1))))
+        conn.execute(text("INSERT INTO strategy_outcomes (strategy, win, observed_at, received_at) "
+                          "VALUES ('s', 1, 1.0, 2.0)"))
+    engine.dispose()
+    upgraded = Store(url, migrate_schema=True)
+    with upgraded.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
+    assert upgraded.strategy_evidence(now=1.0, half_life_s=None) == {"s": (1.0, 0.0, 1)}
+    result, _ = upgraded.record_outcomes("r", "d", [outcome("k", win=False)], 3.0)
+    assert result["recorded"] == 1
+
+
+def test_a_resent_request_replays_its_first_answer(store):
+    first, stored = store.record_outcomes("req", "digest", [outcome("req#0"), outcome("req#1", False)], 5.0)
+    again, stored_again = store.record_outcomes("req", "digest", [outcome("req#0"), outcome("req#1", False)], 6.0)
+    assert first == {"recorded": 2, "duplicates": 0, "replayed": False} and len(stored) == 2
+    assert again == {"recorded": 2, "duplicates": 0, "replayed": True} and stored_again == []
+    assert store.count("strategy_outcomes") == 2
+
+
+def test_a_request_id_reused_for_other_outcomes_is_refused_and_loses_nothing(store):
+    store.record_outcomes("req", "digest-a", [outcome("req#0")], 5.0)
+    with pytest.raises(Conflict, match="request_id 'req'") as error:
+        store.record_outcomes("req", "digest-b", [outcome("req#0", win=False)], 6.0)
+    assert error.value.loc == ("body", "request_id")
+    assert store.strategy_evidence(now=5.0, half_life_s=None) == {"s": (1.0, 0.0, 1)}
+
+
+def test_an_outcome_id_reused_for_other_content_is_refused_with_nothing_of_its_request_recorded(store):
+    store.record_outcomes("a", "da", [outcome("trade-1", content="win at 1")], 5.0)
+    with pytest.raises(Conflict) as error:
+        store.record_outcomes("b", "db", [outcome("trade-2"), outcome("trade-1", content="loss at 2")], 6.0)
+    assert error.value.loc == ("body", "outcomes", 1, "id")
+    assert store.count("strategy_outcomes") == 1 and store.count("requests") == 1  # all or nothing
+    result, _ = store.record_outcomes("c", "dc", [outcome("trade-1", content="win at 1"), outcome("trade-3")], 7.0)
+    assert result == {"recorded": 1, "duplicates": 1, "replayed": False}  # the same trade again: a duplicate
+
+
+def test_posteriors_from_the_log_equal_the_incremental_ones(store):
+    rng = np.random.default_rng(3)
+    events = [(str(rng.choice(["a", "b"])), bool(rng.random() < 0.6), float(t * 3600)) for t in range(60)]
+    store.record_outcomes("r", "d", [outcome(f"k{i}", w, t, s) for i, (s, w, t) in enumerate(events)], 0.0)
+    memory = StrategyWeights(half_life_s=DAY)
+    for event in reversed(events):
+        memory.update(*event)
+    now = 70 * 3600.0
+    from_log = store.strategy_evidence(now, half_life_s=DAY)
+    assert from_log.keys() == memory.evidence(now).keys()
+    for name, (wins, losses, n) in memory.evidence(now).items():
+        assert from_log[name] == (pytest.approx(wins), pytest.approx(losses), n)
+
+
+def test_after_a_sync_old_outcomes_recorded_later_stay_out_of_the_posteriors(store):
+    """The drift the in-memory posterior had: what a sync leaves out stays out, however it arrives."""
+    now = 100 * DAY
+    store.record_outcomes("r1", "d1", [outcome("old", True, now - 30 * DAY), outcome("new", False, now - DAY)], now)
+    store.record_sync("sync", days=7, now=now)
+    store.record_outcomes("r2", "d2", [outcome("late-old", True, now - 20 * DAY)], now)
+    assert store.strategy_evidence(now, half_life_s=None) == {"s": (0.0, 1.0, 1)}
+
+
+def test_a_sync_resent_keeps_its_first_window(store):
+    first = store.record_sync("sync", days=7, now=1000 * DAY)
+    again = store.record_sync("sync", days=7, now=1001 * DAY)
+    assert again == {**first, "replayed": True}
+    with pytest.raises(Conflict):
+        store.record_sync("sync", days=30, now=1001 * DAY)
+
+
+def test_settling_twice_settles_once(store):
+    store.write([("price_predictions", RECORDS["price_predictions"])])
+    timestamps, closes = np.arange(100.0, 110.0), np.linspace(10.0, 11.0, 10)
+    assert store.settle("s1", "SPY", timestamps, closes, at=200.0) == {"settled": 1, "replayed": False}
+    assert store.settle("s1", "SPY", timestamps, closes, at=201.0) == {"settled": 1, "replayed": True}
+    assert store.settle("s2", "SPY", timestamps, closes, at=202.0) == {"settled": 0, "replayed": False}
+
+
+def test_acknowledged_outcomes_survive_a_crash(tmp_path):
+    url = sqlite_url(tmp_path)
+    Store(url, migrate_schema=True)
     child = textwrap.dedent(f"""
-        import os, sys
+        import os
         from store import Store
+        from store.store import OutcomeRow
         store = Store({url!r})
         for i in range(50):
-            store.append_outcomes([("s", i % 2 == 0, float(i), "k" + str(i))], received_at=float(i))
+            store.record_outcomes(f"r{{i}}", "d", [OutcomeRow("s", i % 2 == 0, float(i), f"k{{i}}", "f")], float(i))
             print(i, flush=True)  # acknowledged
         os.kill(os.getpid(), 9)  # no clean shutdown, no close()
     """)
@@ -76,17 +174,19 @@ def test_acknowledged_outcomes_survive_a_crash_of_the_writer(tmp_path):
     assert proc.returncode == -9, proc.stderr
     acknowledged = len(proc.stdout.split())
     assert acknowledged == 50
-    assert len(list(Store(url).outcomes())) == acknowledged
+    assert Store(url).count("strategy_outcomes") == acknowledged
 
 
-def test_batched_writer_flushes_on_close_and_keeps_rows_a_failed_write_did_not_store(store):
+def unreachable(batch):
+    raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+
+def test_the_writer_keeps_rows_while_the_store_is_unreachable_and_flushes_on_close(store):
     async def scenario():
-        writer = BatchedWriter(store, interval_s=3600)  # only close() writes
+        writer = BatchedWriter(store, interval_s=3600)  # only flush() and close() write
         for i in range(3):
             writer.add("signals", {**RECORDS["signals"], "request_id": f"r{i}"})
-        assert store.count("signals") == 0
-        real_write = store.write
-        store.write = lambda batch: (_ for _ in ()).throw(OSError("disk gone"))
+        real_write, store.write = store.write, unreachable
         await writer.flush()
         assert len(writer.pending) == 3  # kept for the next attempt
         store.write = real_write
@@ -96,28 +196,22 @@ def test_batched_writer_flushes_on_close_and_keeps_rows_a_failed_write_did_not_s
     assert [r["request_id"] for r in store.rows("signals")] == ["r0", "r1", "r2"]
 
 
-def test_an_outcome_key_is_counted_once(store):
-    first = store.append_outcomes([("s", True, 1.0, "trade-1"), ("s", False, 2.0, None)], received_at=3.0)
-    assert first == [("s", True, 1.0), ("s", False, 2.0)]
-    again = store.append_outcomes([("s", True, 1.0, "trade-1"), ("s", True, 4.0, "trade-2")], received_at=5.0)
-    assert again == [("s", True, 4.0)]
-    assert len(list(store.outcomes())) == 3
+def test_the_writer_sets_a_permanently_bad_row_aside_and_writes_the_rest(store):
+    refused = []
 
+    async def scenario():
+        writer = BatchedWriter(store, interval_s=3600, on_set_aside=refused.append)
+        writer.add("signals", {**RECORDS["signals"], "request_id": "before"})
+        writer.add("signals", {**RECORDS["signals"], "request_id": "bad", "decision": None})  # NOT NULL
+        writer.add("price_predictions", RECORDS["price_predictions"])
+        await writer.flush()
+        assert writer.pending == [] and writer.set_aside == {"signals": 1}
+        writer.add("signals", {**RECORDS["signals"], "request_id": "after"})
+        await writer.close()
 
-def test_a_version_1_store_is_migrated_with_its_outcomes(tmp_path):
-    url = sqlite_url(tmp_path)
-    old = Store(url)
-    old.append_outcomes([("s", True, 1.0, None)], received_at=2.0)
-    with old.engine.begin() as conn:  # back to what migration 1 alone made
-        conn.exec_driver_sql("DROP INDEX strategy_outcomes_idempotency_key")
-        conn.exec_driver_sql("ALTER TABLE strategy_outcomes DROP COLUMN idempotency_key")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 1")
-    old.close()
-    upgraded = Store(url)
-    assert upgraded.schema_version == 2 and upgraded.count("schema_version") == 2
-    assert list(upgraded.outcomes()) == [("s", True, 1.0)]
-    upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=4.0)
-    assert upgraded.append_outcomes([("s", False, 3.0, "k")], received_at=5.0) == []
+    asyncio.run(scenario())
+    assert [r["request_id"] for r in store.rows("signals")] == ["before", "after"]
+    assert store.count("price_predictions") == 1 and refused == ["signals"]
 
 
 def test_the_writer_bounds_what_waits_for_an_unreachable_store(store):

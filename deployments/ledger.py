@@ -1,0 +1,142 @@
+"""The Ledger: the one deployment that owns the store.
+
+It migrates the schema when it starts (Alembic, once, before any other replica needs the
+store), records strategy outcomes by request id (committed before it answers; a resend
+replays the first answer; an id reused for other content is a Conflict), serves the
+strategy posteriors read from the outcome log, writes prediction records through its
+batched writer, logs model loads and failures, settles predictions and scores them.
+Every other replica is stateless and talks to it through typed messages.
+
+Nothing it answers comes from memory that could drift from the store: posteriors are
+summed over the log on each call and inserts skip what is already there, so a resend, a
+replica killed mid-call, or an old and a new Ledger side by side while Serve replaces one
+never count an outcome twice or lose one that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import numpy as np
+from ray import serve
+
+from deployments.config import LedgerConfig
+from deployments.messages import ModelLoadEvent, OutcomeBatch, RealisedBars, Record
+from deployments.metrics import LedgerMetrics
+from deployments.placement_info import replica_devices
+from deployments.schemas import (
+    BranchReadiness, EvaluationResponse, OutcomesResponse, RealisedResponse, StrategyPosteriorOut,
+    StrategyWeightsResponse, SyncResponse,
+)
+from models.direction import CLASSES
+from models.evaluation import direction_scores
+from models.strategy_weights import beta_parameters, summarise, thompson_draw
+from store.store import OutcomeRow, Store, fingerprint
+from store.writer import BatchedWriter
+
+DAY_S = 24 * 3600.0
+
+
+def _utc(epoch_s: float | None) -> datetime | None:
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, timezone.utc)
+
+
+@serve.deployment(name="Ledger")
+class Ledger:
+    def __init__(self, config: LedgerConfig, store_url: str):
+        self.config = config.strategies
+        self.store = Store(store_url, migrate_schema=True)
+        self.metrics = LedgerMetrics()
+        self.writer = BatchedWriter(self.store, config.record_interval_s,
+                                    on_set_aside=lambda table: self.metrics.set_aside.inc(tags={"table": table}))
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="ledger-db")  # store calls off the event loop
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    async def __del__(self):
+        """Serve calls this on a clean shutdown: queued records reach the store first."""
+        await self.writer.close()
+
+    # ---- strategy outcomes and posteriors -------------------------------------------------
+
+    async def record_outcomes(self, batch: OutcomeBatch) -> OutcomesResponse:
+        now = time.time()
+        sent = [o.model_dump(mode="json") for o in batch.outcomes]
+        rows = [OutcomeRow(strategy=o.strategy, win=o.outcome == "win",
+                           observed_at=o.timestamp.timestamp() if o.timestamp else now,
+                           key=o.id or f"{batch.request_id}#{i}",
+                           fingerprint=fingerprint({k: v for k, v in s.items() if k != "id"}))
+                for i, (o, s) in enumerate(zip(batch.outcomes, sent))]
+        result, stored = await self._run(self.store.record_outcomes, batch.request_id, fingerprint(sent), rows, now)
+        for row in stored:
+            self.metrics.outcomes.inc(tags={"outcome": "win" if row.win else "loss"})
+        return OutcomesResponse(request_id=batch.request_id, **result, weights=await self.strategy_weights())
+
+    async def strategy_weights(self, draw: bool = False) -> StrategyWeightsResponse:
+        now, c = time.time(), self.config
+        half_life_s = c.half_life_days * DAY_S if c.half_life_days else None
+        evidence = await self._run(self.store.strategy_evidence, now, half_life_s)
+        posteriors = summarise(evidence, c.prior_alpha, c.prior_beta, c.credible_level,
+                               c.probability_best_samples, c.seed)
+        draws = thompson_draw(beta_parameters(evidence, c.prior_alpha, c.prior_beta),
+                              np.random.default_rng()) if draw else {}
+        for p in posteriors:
+            self.metrics.probability_best.set(p.probability_best, tags={"strategy": p.strategy})
+            self.metrics.mean.set(p.mean, tags={"strategy": p.strategy})
+        return StrategyWeightsResponse(
+            as_of=_utc(now), credible_level=c.credible_level, half_life_days=c.half_life_days,
+            window_start=_utc(await self._run(self.store.sync_window_start)),
+            strategies=[StrategyPosteriorOut(**p.__dict__, thompson_draw=draws.get(p.strategy)) for p in posteriors])
+
+    async def sync(self, request_id: str, days: float) -> SyncResponse:
+        """From now on the posteriors use only the outcomes of the last `days` days."""
+        result = await self._run(self.store.record_sync, request_id, days, time.time())
+        return SyncResponse(request_id=request_id, since=_utc(result["since"]), replayed=result["replayed"],
+                            weights=await self.strategy_weights())
+
+    # ---- records, promotions, settlement --------------------------------------------------
+
+    async def log(self, records: list[Record]) -> None:
+        """Queue prediction and signal rows; the batched writer commits them shortly."""
+        for record in records:
+            self.writer.add(record.table, record.row)
+
+    async def record_model_event(self, event: ModelLoadEvent) -> None:
+        await self._run(self.store.write, [("model_promotions", {
+            "deployment": event.deployment, "model_id": event.model_id or "", "version": event.version or "",
+            "source": event.source, "at": event.at, "outcome": "failed" if event.error else "loaded",
+            "error": event.error})])
+
+    async def settle(self, bars: RealisedBars) -> RealisedResponse:
+        await self.writer.flush()  # predictions queued until now can be settled too
+        result = await self._run(self.store.settle, bars.request_id, bars.symbol, np.asarray(bars.timestamps),
+                                 np.asarray(bars.closes), time.time())
+        return RealisedResponse(request_id=bars.request_id, **result)
+
+    async def evaluate(self, symbol: str, days: float) -> EvaluationResponse:
+        """Accuracy and Brier score of the settled price predictions of the last `days` days, by model version."""
+        await self.writer.flush()
+        since = time.time() - days * DAY_S
+        rows = await self._run(self.store.price_predictions_since, symbol, since)
+        settled = defaultdict(list)
+        for row in rows:
+            if row["realised"] is not None:
+                settled[row["model_version"]].append(row)
+        return EvaluationResponse(
+            symbol=symbol, days=days, since=_utc(since), unsettled=sum(r["realised"] is None for r in rows),
+            by_model_version={
+                version: direction_scores(np.array([[r[f"p_{c}"] for c in CLASSES] for r in group]),
+                                          [r["realised"] for r in group])
+                for version, group in settled.items()})
+
+    async def status(self) -> BranchReadiness:
+        set_aside = sum(self.writer.set_aside.values())
+        return BranchReadiness(
+            ready=True, state="ready", model_id="beta-bernoulli", version=None,
+            reason=f"{set_aside} records refused by the store were set aside (see the Ledger's log)"
+            if set_aside else None, **replica_devices("cpu"))

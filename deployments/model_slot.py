@@ -1,0 +1,136 @@
+"""The life cycle every model server shares: load, health, reconfigure.
+
+A `ModelSlot` holds the model one replica serves and is the only way a model gets there:
+- one load at a time, on its own thread, so inference keeps running on the model in place;
+- a load that fails never raises and never unloads: the replica keeps serving what it had,
+  and the failure shows in `status()` (hence /readyz), in a metric and in the promotion log;
+- while the replica has no model, the load is retried with doubling waits, so a hub that
+  comes back or a model directory that appears is picked up without a restart;
+- every load that succeeds, and every new reason a load fails, is one row of the promotion
+  log (sent to the Ledger), never one per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from ray.serve.handle import DeploymentHandle
+
+from deployments.config import LoadRetry
+from deployments.errors import ModelNotReady, one_line
+from deployments.messages import ModelLoadEvent
+from deployments.metrics import ModelMetrics
+from deployments.placement_info import replica_devices
+from deployments.schemas import BranchReadiness
+
+logger = logging.getLogger("ray.serve")
+M = TypeVar("M")
+
+
+class ModelSlot(Generic[M]):
+    def __init__(self, deployment: str, load: Callable[[str], M], identity: Callable[[M], tuple[str, str, str]],
+                 ledger: DeploymentHandle | None, retry: LoadRetry, missing_hint: Callable[[str], str]):
+        """`load(source)` builds a model (on the load thread); `identity(model)` is its
+        (model_id, version, device); `missing_hint(source)` tells the operator what to do
+        while there is no model."""
+        self.deployment = deployment
+        self._load, self._identity, self._hint = load, identity, missing_hint
+        self.ledger, self.retry = ledger, retry
+        self.metrics = ModelMetrics(deployment)
+        self.model: M | None = None
+        self.source: str | None = None  # where the served model came from
+        self.wanted: str | None = None  # the latest source asked for
+        self.state, self.reason = "loading", "waiting for the first load"
+        self.last_error: str | None = None
+        self.load_attempts = 0
+        self._lock = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{deployment}-load")
+        self._retrying: asyncio.Task | None = None
+        self._logged_failure: tuple[str, str] | None = None
+        self._background: set[asyncio.Task] = set()
+
+    def current(self) -> M:
+        """The model to serve this request with (one model for the whole request)."""
+        model = self.model
+        if model is None:
+            raise ModelNotReady(self.reason)
+        return model
+
+    async def load(self, source: str) -> bool:
+        """Load `source` and serve it; False if it failed (the replica keeps what it served)."""
+        self.wanted = source
+        async with self._lock:  # one load at a time; a newer request supersedes a waiting one
+            if source != self.wanted:
+                return False
+            return await self._attempt(source)
+
+    async def _attempt(self, source: str) -> bool:
+        self.load_attempts += 1
+        try:
+            model = await asyncio.get_running_loop().run_in_executor(self._executor, self._load, source)
+        except Exception as exc:
+            self._failed(source, exc)
+            return False
+        self.model, self.source, self.last_error, self._logged_failure = model, source, None, None
+        self.state, self.reason = "ready", None
+        model_id, version, device = self._identity(model)
+        self.metrics.serving(model_id, version)
+        logger.info("%s model %s version %s loaded from %s on %s", self.deployment, model_id, version, source, device)
+        self._send(ModelLoadEvent(self.deployment, source, time.time(), model_id, version))
+        return True
+
+    def _failed(self, source: str, exc: Exception) -> None:
+        error = one_line(exc)
+        self.last_error = f"{source}: {error}"
+        self.metrics.load_failed()
+        if self.model is None:
+            self.state = "unavailable"
+            self.reason = f"{self._hint(source)} (last error: {error}; retrying)"
+            self._retry_until_loaded()
+        else:
+            _, version, _ = self._identity(self.model)
+            self.reason = f"loading {source} failed ({error}); still serving {version} from {self.source}"
+        if self._logged_failure != (source, error):  # each new reason once, not once per retry
+            self._logged_failure = (source, error)
+            logger.error("%s model load failed: %s", self.deployment, self.reason, exc_info=exc)
+            self._send(ModelLoadEvent(self.deployment, source, time.time(), error=error))
+
+    def _retry_until_loaded(self) -> None:
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._retry_loop())
+
+    async def _retry_loop(self) -> None:
+        wait = self.retry.initial_s
+        while self.model is None:
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, self.retry.max_s)
+            async with self._lock:
+                if self.model is None and self.wanted is not None:
+                    await self._attempt(self.wanted)
+
+    def _send(self, event: ModelLoadEvent) -> None:
+        """Into the promotion log, off the load's path; a Ledger that is down only costs a log line."""
+        if self.ledger is None:
+            return
+
+        async def send() -> None:
+            try:
+                await self.ledger.record_model_event.remote(event)
+            except Exception as exc:
+                logger.warning("could not log the %s model event to the Ledger: %s", self.deployment, one_line(exc))
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def status(self) -> BranchReadiness:
+        model = self.model
+        model_id, version, device = self._identity(model) if model is not None else (None, None, None)
+        return BranchReadiness(ready=model is not None, state=self.state, reason=self.reason, model_id=model_id,
+                               version=version, source=self.source, last_load_error=self.last_error,
+                               **replica_devices(device))
