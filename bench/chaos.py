@@ -1,4 +1,4 @@
-"""Replicas killed under load: a steady stream of signals and outcomes while a strategies
+"""Replicas killed under load: a steady stream of signals and outcomes while the Ledger
 replica, then a sentiment replica, then the price replica are killed with `ray.kill`.
 
 Every outcome carries an idempotency key. Reported: requests, failures (non-2xx or no
@@ -19,7 +19,7 @@ import time
 
 from common import HEADLINE, bench_models, bench_parser, graph_in_process, save_result, wait_ready
 
-BRANCH_OF = {"Strategies": "strategies", "Sentiment": "sentiment", "Price": "price"}
+BRANCH_OF = {"Ledger": "strategies", "Sentiment": "sentiment", "Price": "price"}
 
 
 def kill_replica(app: str, deployment: str) -> None:
@@ -109,7 +109,7 @@ def main() -> None:
 
     import httpx
 
-    from store import Store
+    from store.store import Store
     from store.store import sqlite_url
     from tests.support import random_walk_bars, serve_config_with
 
@@ -121,7 +121,7 @@ def main() -> None:
     with graph_in_process(work, args.port, graph_args) as base:
         third = duration / 4
         report = run_load(base, duration, args.workers,
-                          [(third, "investiq", "Strategies"), (2 * third, "investiq", "Sentiment"),
+                          [(third, "investiq", "Ledger"), (2 * third, "investiq", "Sentiment"),
                            (3 * third, "investiq", "Price")], kill_replica, bars)
         with httpx.Client(base_url=base, timeout=60) as client:
             wait_ready(client, timeout_s=120)

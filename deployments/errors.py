@@ -3,7 +3,7 @@ status or a degraded-branch category without reading their messages."""
 
 from __future__ import annotations
 
-from store.store import Conflict  # a request id or outcome id reused for other content: 409
+from store.errors import Conflict  # a request id or outcome id reused for other content: 409
 
 __all__ = ["Conflict", "InvalidInput", "ModelNotReady", "one_line", "root_cause"]
 

@@ -99,6 +99,10 @@ class SignalIngress:
         app.state.max_body_bytes = config.limits.max_body_bytes
         self._logging: set[asyncio.Task] = set()
 
+    async def __del__(self):
+        """Serve calls this on a clean shutdown: records on their way reach the Ledger first."""
+        await self._logged()
+
     # ---- helpers ------------------------------------------------------------------------
 
     def _check_news(self, texts: list[str], field: str) -> None:

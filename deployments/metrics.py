@@ -17,14 +17,13 @@ BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]
 
 class ModelMetrics:
     """`investiq_model_info{model_id, version}` is 1 for the version a replica serves, 0 for
-    the one it left; failed loads are counted per deployment."""
+    the one it left; failed loads are counted (Serve tags both with the deployment)."""
 
-    def __init__(self, deployment: str):
-        self.deployment = deployment
+    def __init__(self):
         self.gauge = Gauge("investiq_model_info", "1 for the model version this replica serves",
                            tag_keys=("model_id", "version"))
         self.load_failures = Counter("investiq_model_load_failures_total", "model loads that failed (the replica "
-                                     "keeps what it served)", tag_keys=("deployment",))
+                                     "keeps what it served)")
         self.current: dict | None = None
 
     def serving(self, model_id: str, version: str) -> None:
@@ -34,7 +33,7 @@ class ModelMetrics:
         self.gauge.set(1, tags=self.current)
 
     def load_failed(self) -> None:
-        self.load_failures.inc(tags={"deployment": self.deployment})
+        self.load_failures.inc()
 
 
 class IngressMetrics:

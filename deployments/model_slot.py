@@ -41,7 +41,7 @@ class ModelSlot(Generic[M]):
         self.deployment = deployment
         self._load, self._identity, self._hint = load, identity, missing_hint
         self.ledger, self.retry = ledger, retry
-        self.metrics = ModelMetrics(deployment)
+        self.metrics = ModelMetrics()
         self.model: M | None = None
         self.source: str | None = None  # where the served model came from
         self.wanted: str | None = None  # the latest source asked for

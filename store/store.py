@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from models.evaluation import realised_direction
 from store import migrate, schema
+from store.errors import Conflict
 from store.schema import (
     model_promotions, price_predictions, requests, strategy_outcomes, strategy_syncs,
 )
@@ -41,17 +42,6 @@ def sqlite_url(data_dir: str | Path) -> str:
 def fingerprint(content) -> str:
     """A stable digest of JSON-able content: the same request sent twice has the same one."""
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-class Conflict(ValueError):
-    """A request id or outcome id reused for other content; `loc` names the field."""
-
-    def __init__(self, message: str, loc: tuple):
-        super().__init__(message)
-        self.loc = tuple(loc)
-
-    def __reduce__(self):  # keep `loc` when Ray pickles the exception
-        return (type(self), (str(self), self.loc))
 
 
 @dataclass(frozen=True)

@@ -117,23 +117,25 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def cmd_promote(args: argparse.Namespace) -> None:
     from models.registry import ModelRegistry
-    from training.retrain import point_serve_at
+    from training.promotion import PromotionFailed, promote_and_follow
 
-    path = ModelRegistry(args.registry).promote(args.version, reason="investiq promote")
-    print(f"production is now {args.version}")
-    if args.serve_address:
-        point_serve_at(path, args.serve_address, args.app)
+    try:
+        promote_and_follow(ModelRegistry(args.registry), args.version, args.serve_address, args.app,
+                           reason="investiq promote")
+    except (PromotionFailed, KeyError) as exc:
+        raise SystemExit(f"investiq promote: {exc}") from None
+    print(f"production is now {args.version}" + (" and the graph serves it" if args.serve_address else ""))
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     from models.registry import ModelRegistry
-    from training.retrain import point_serve_at
+    from training.promotion import PromotionFailed, rollback_and_follow
 
-    registry = ModelRegistry(args.registry)
-    version = registry.rollback()
-    print(f"production is back to {version}")
-    if args.serve_address:
-        point_serve_at(registry.path_of(version), args.serve_address, args.app)
+    try:
+        version = rollback_and_follow(ModelRegistry(args.registry), args.serve_address, args.app)
+    except (PromotionFailed, ValueError, KeyError) as exc:
+        raise SystemExit(f"investiq rollback: {exc}") from None
+    print(f"production is back to {version}" + (" and the graph serves it" if args.serve_address else ""))
 
 
 def cmd_request(args: argparse.Namespace) -> None:
@@ -251,8 +253,9 @@ def _add_bars_source(parser: argparse.ArgumentParser) -> None:
 
 def _add_serve_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve-address", default=None,
-                        help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: "
-                             "the Price deployment is told to load the new production version in place")
+                        help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: the Price "
+                             "deployment loads the new production version in place and the command waits until "
+                             "/readyz reports it; if the graph cannot take it, production stays as it was")
     parser.add_argument("--app", default="investiq", help="Serve application name (default investiq)")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from models.strategy_weights import StrategyWeights
-from store import Store
+from store.store import Store
 from store.migrate import StoreVersionError, _alembic_config, head_revision
 from store.store import Conflict, OutcomeRow, sqlite_url
 from store.writer import BatchedWriter
@@ -161,7 +161,7 @@ def test_acknowledged_outcomes_survive_a_crash(tmp_path):
     Store(url, migrate_schema=True)
     child = textwrap.dedent(f"""
         import os
-        from store import Store
+        from store.store import Store
         from store.store import OutcomeRow
         store = Store({url!r})
         for i in range(50):

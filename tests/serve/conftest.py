@@ -45,8 +45,9 @@ def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
         "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
-        "strategies": {"seed": 1},
-        "ingress": {"limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536}},
+        "ledger": {"record_interval_s": 0.2},
+        "ingress": {"shadow": False,
+                    "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536}},
     })
     serve.run(build_app(config), name=APP, route_prefix="/")
     wait_until(lambda: http.get("/readyz").json()["status"] == "ready", 60, "all branches ready")

@@ -7,11 +7,13 @@ from ray import serve
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
 class SlowBranch:
-    async def weights(self):
+    async def _hang(self, *args):
         await asyncio.sleep(30)
 
-    async def status(self):
-        await asyncio.sleep(30)
+    score = predict = strategy_weights = record_outcomes = status = _hang
+
+    async def log(self, records):
+        return None
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
@@ -19,4 +21,4 @@ class FailingBranch:
     async def _fail(self, *args):
         raise RuntimeError("simulated device fault")
 
-    score = predict = weights = record = status = _fail
+    score = predict = strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail

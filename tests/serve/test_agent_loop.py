@@ -95,7 +95,7 @@ def test_openapi_json_matches_the_live_schema(client):
 
 CUSTOM_METRICS = ("investiq_branch_latency_ms", "investiq_signals_total", "investiq_sentiment_batch_size",
                   "investiq_sentiment_cache_total", "investiq_price_predictions_total", "investiq_model_info",
-                  "investiq_strategy_weight", "investiq_strategy_outcomes_total")
+                  "investiq_strategy_probability_best", "investiq_strategy_win_rate", "investiq_strategy_outcomes_total")
 
 
 def test_custom_metrics_reach_the_prometheus_export(api):

@@ -7,26 +7,24 @@ from deployments.config import IngressConfig, PriceConfig, SentimentConfig
 from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
-from store.store import sqlite_url
 from tests.support import random_walk_bars
 from tests.support import wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
 
 SMALL = {"ray_actor_options": {"num_cpus": 0.1}}
-TIMEOUTS = {"timeouts": {"sentiment": 1.0, "price": 1.0, "strategies": 0.5}}
+INGRESS = IngressConfig.model_validate({"shadow": False, "timeouts": {"sentiment": 1.0, "price": 1.0, "ledger": 0.5}})
+QUICK_RETRY = {"initial_s": 0.2, "max_s": 0.5}
 
 
 @pytest.fixture(scope="module")
 def offline(http, tmp_path_factory):
-    """No sentiment checkpoint, no trained price model, a strategies branch that hangs."""
+    """No sentiment checkpoint, no trained price model, a Ledger that hangs."""
     missing = tmp_path_factory.mktemp("empty")
-    store_url = sqlite_url(missing)
-    sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(missing / "finbert")), False)
+    sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(missing / "finbert")), False, None)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(missing / "price")}).bind(
-        PriceConfig(), False, store_url)
-    ingress = SignalIngress.options(**SMALL).bind(sentiment, SlowBranch.bind(), price,
-                                                  IngressConfig.model_validate(TIMEOUTS), store_url)
-    serve.run(ingress, name="offline", route_prefix="/offline")
+        PriceConfig(), False, None)
+    serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, SlowBranch.bind(), INGRESS),
+              name="offline", route_prefix="/offline")
     wait_until(lambda: http.get("/offline/healthz").status_code == 200, 60, "offline app up")
     wait_until(lambda: http.get("/offline/readyz").json()["branches"]["sentiment"]["state"] == "unavailable",
                60, "sentiment load failure reported")
@@ -35,11 +33,10 @@ def offline(http, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def faulty(http, tmp_path_factory):
+def faulty(http):
     failing = FailingBranch.bind()
-    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, IngressConfig.model_validate(TIMEOUTS),
-                                                  sqlite_url(tmp_path_factory.mktemp("faulty")))
-    serve.run(ingress, name="faulty", route_prefix="/faulty")
+    serve.run(SignalIngress.options(**SMALL).bind(failing, failing, failing, INGRESS),
+              name="faulty", route_prefix="/faulty")
     wait_until(lambda: http.get("/faulty/healthz").status_code == 200, 60, "faulty app up")
     yield http
     serve.delete("faulty")
@@ -57,7 +54,12 @@ def test_offline_branches_are_named_with_what_to_do(offline):
     assert "could not be loaded" in reasons["sentiment"] and "local directory" in reasons["sentiment"]
     assert "investiq train" in reasons["price"]
     assert reasons["strategies"] == "timed out after 0.5 s"
+    categories = {d["branch"]: d["category"] for d in signal["degraded"]}
+    assert categories == {"sentiment": "model_unavailable", "price": "model_unavailable", "strategies": "timeout"}
     assert signal["decision"] == "HOLD" and signal["score"] == 0.0
+    assert signal["actionable"] is False
+    assert signal["not_actionable_because"] == ["sentiment degraded (model_unavailable)",
+                                                "price degraded (model_unavailable)"]
     assert signal["latency_ms"]["total"] < 5000
 
 
@@ -68,7 +70,7 @@ def test_readyz_reports_each_branch(offline):
     assert body["status"] == "degraded"
     assert body["branches"]["price"]["state"] == "unavailable"
     assert "investiq train" in body["branches"]["price"]["reason"]
-    assert body["branches"]["strategies"]["state"] == "unreachable"
+    assert body["branches"]["ledger"]["state"] == "unreachable"
 
 
 def test_single_routes_answer_503_with_the_reason(offline):
@@ -86,3 +88,58 @@ def test_failing_branches_still_yield_a_signal(faulty):
     assert all("simulated device fault" in d["reason"] for d in signal["degraded"])
     assert signal["outcomes_recorded"] == 0  # not acknowledged: the agent must resend
     assert signal["decision"] == "HOLD"
+
+
+@pytest.fixture(scope="module")
+def one_sided(http, tiny_bert_dir, tmp_path_factory):
+    """Sentiment answers, price has no model: the signal rests on one headline's sentiment."""
+    sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(tiny_bert_dir)), False, None)
+    price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(tmp_path_factory.mktemp("none"))}).bind(
+        PriceConfig(), False, None)
+    quorum_of_one = INGRESS.model_copy(update={"quorum": ["sentiment"]})
+    for name, config in (("one-sided", INGRESS), ("sentiment-quorum", quorum_of_one)):
+        serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, FailingBranch.bind(), config),
+                  name=name, route_prefix=f"/{name}")
+    wait_until(lambda: http.get("/one-sided/readyz").json()["branches"]["sentiment"]["ready"], 60, "sentiment up")
+    yield http
+    for name in ("one-sided", "sentiment-quorum"):
+        serve.delete(name)
+
+
+def test_a_signal_with_a_directional_branch_down_is_not_actionable(one_sided):
+    body = {"symbol": "SPY", "news": ["shares rose on record earnings"], "bars": random_walk_bars(40)}
+    signal = one_sided.post("/one-sided/v1/signal", json=body).json()
+    assert [d["branch"] for d in signal["degraded"] if d["branch"] != "strategies"] == ["price"]
+    assert signal["actionable"] is False
+    assert "price degraded (model_unavailable)" in signal["not_actionable_because"]
+    # A signal that never asked for price is not actionable on sentiment alone either ...
+    no_bars = one_sided.post("/one-sided/v1/signal", json={"symbol": "SPY", "news": body["news"]}).json()
+    assert no_bars["actionable"] is False
+    assert no_bars["not_actionable_because"] == ["price not asked: the request has no bars"]
+    # ... unless the operator's quorum says sentiment alone is enough.
+    allowed = one_sided.post("/sentiment-quorum/v1/signal", json=body).json()
+    assert allowed["actionable"] is True and allowed["not_actionable_because"] == []
+
+
+def test_the_sentiment_branch_heals_when_its_model_appears(http, tmp_path_factory):
+    """A failed load is retried: the replica serves once the checkpoint is there, with no restart."""
+    from tests.support import make_tiny_bert
+
+    later = tmp_path_factory.mktemp("later") / "finbert"
+    sentiment = SentimentDeployment.options(**SMALL).bind(
+        SentimentConfig.model_validate({"model": str(later), "load_retry": QUICK_RETRY}), False, None)
+    failing = FailingBranch.bind()
+    serve.run(SignalIngress.options(**SMALL).bind(sentiment, failing, failing, INGRESS),
+              name="healing", route_prefix="/healing")
+    try:
+        status = wait_until(lambda: (b := http.get("/healing/readyz").json()["branches"]["sentiment"])["state"]
+                            == "unavailable" and b, 60, "sentiment load failure reported")
+        assert str(later) in status["last_load_error"] and "retrying" in status["reason"]
+        assert http.post("/healing/v1/sentiment", json={"texts": ["shares rose"]}).status_code == 503
+        make_tiny_bert(later)
+        wait_until(lambda: http.get("/healing/readyz").json()["branches"]["sentiment"]["ready"], 30,
+                   "sentiment served after its checkpoint appeared")
+        r = http.post("/healing/v1/sentiment", json={"texts": ["shares rose"]})
+        assert r.status_code == 200, r.text
+    finally:
+        serve.delete("healing")

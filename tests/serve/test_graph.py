@@ -30,6 +30,7 @@ def test_signal_fans_out_and_merges(client):
     assert r.status_code == 200, r.text
     signal = r.json()
     assert signal["degraded"] == []
+    assert signal["actionable"] is True and signal["not_actionable_because"] == []
     assert signal["request_id"] == "req-1" and signal["symbol"] == "SPY"
     assert signal["outcomes_recorded"] == 2
     assert {s["strategy"] for s in signal["strategies"]["strategies"]} >= {"momentum", "mean_reversion"}
@@ -52,7 +53,9 @@ def test_single_branch_routes(client):
     r = client.post("/v1/strategies/outcomes", json={"outcomes": [{"strategy": "breakout", "outcome": "win"}]})
     assert r.status_code == 200 and r.json()["recorded"] == 1
     weights = client.get("/v1/strategies/weights").json()
-    assert sum(s["thompson_weight"] for s in weights["strategies"]) == pytest.approx(1.0)
+    assert sum(s["probability_best"] for s in weights["strategies"]) == pytest.approx(1.0)
+    assert all(s["thompson_draw"] is None for s in weights["strategies"])  # a draw only when asked
+    assert client.get("/v1/strategies/weights", params={"draw": True}).json()["strategies"][0]["thompson_draw"]
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/docs").status_code == 200
     assert "/v1/signal" in client.get("/openapi.json").json()["paths"]
@@ -63,7 +66,7 @@ def test_each_replica_lands_on_the_planned_card(client):
     # Plan: sentiment 0.5 + price 0.5 fill card 0; CPU-only branches get no card.
     assert branches["sentiment"]["gpu_ids"] == ["0"]
     assert branches["price"]["gpu_ids"] == ["0"]
-    assert branches["strategies"]["gpu_ids"] == []
+    assert branches["ledger"]["gpu_ids"] == []
     assert branches["price"]["version"] == "v-test"
 
     @ray.remote(num_gpus=0.5, num_cpus=0)
@@ -102,7 +105,7 @@ def test_concurrent_requests_are_batched(client):
     assert max(new_batches) > 1, new_batches
 
 
-def test_outcomes_survive_a_replica_restart(client):
+def test_outcomes_survive_a_ledger_restart(client):
     r = client.post("/v1/strategies/outcomes", json={"outcomes": [
         {"strategy": "durable", "outcome": "win", "timestamp": "2026-11-01T10:00:00Z"},
         {"strategy": "durable", "outcome": "loss", "timestamp": "2026-11-01T11:00:00Z"},
@@ -115,11 +118,11 @@ def test_outcomes_survive_a_replica_restart(client):
 
     before = durable(r.json()["weights"])
     replica = next(a for a in ray.util.list_named_actors(all_namespaces=True)
-                   if "Strategies" in a["name"] and "SERVE_REPLICA" in a["name"])
+                   if "Ledger" in a["name"] and "SERVE_REPLICA" in a["name"])
     ray.kill(ray.get_actor(replica["name"], namespace=replica["namespace"]), no_restart=True)
     after = wait_until(
         lambda: client.get("/v1/strategies/weights").status_code == 200 and client.get("/v1/strategies/weights").json(),
-        60, "strategies replica back")
+        60, "Ledger replica back")
     again = durable(after)
     assert again["outcomes"] == before["outcomes"] == 3
     # alpha and beta decay with wall-clock time between the two reads; within seconds they agree.

@@ -16,7 +16,7 @@ from ray import serve
 from deployments.config import GraphConfig, IngressConfig
 from deployments.ingress import SignalIngress
 from graph import build_app
-from store import Store
+from store.store import Store
 from store.store import sqlite_url
 from tests.serve.fakes import FailingBranch, SlowBranch
 from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, wait_until
@@ -25,6 +25,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 from chaos import kill_replica, run_load  # noqa: E402  the long version's load generator
 
 BARS = random_walk_bars(TINY_CONTEXT + 1)
+SMALL = {"ray_actor_options": {"num_cpus": 0.05}}
 
 
 def test_an_outcome_resent_with_its_id_counts_once(client):
@@ -47,6 +48,65 @@ def test_a_resent_signal_with_its_request_id_counts_its_outcomes_once(client):
     assert counts == [1, 1]  # ... and counted once
 
 
+def test_a_request_id_reused_for_other_outcomes_is_409_and_loses_nothing(client):
+    request_id = f"reuse-{uuid.uuid4().hex[:8]}"
+    first = {"request_id": request_id, "outcomes": [{"strategy": "reuse", "outcome": "win"}]}
+    other = {"request_id": request_id, "outcomes": [{"strategy": "reuse", "outcome": "loss"},
+                                                    {"strategy": "reuse", "outcome": "loss"}]}
+    assert client.post("/v1/strategies/outcomes", json=first).json()["recorded"] == 1
+    for route, body in (("/v1/strategies/outcomes", other), ("/v1/signal", {"symbol": "SPY", **other})):
+        r = client.post(route, json=body)
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "request_id"]
+    again = client.post("/v1/strategies/outcomes", json=first).json()
+    assert again["replayed"] is True and (again["recorded"], again["duplicates"]) == (1, 0)
+    reuse = next(s for s in again["weights"]["strategies"] if s["strategy"] == "reuse")
+    assert reuse["outcomes"] == 1 and reuse["alpha"] > reuse["beta"]  # the win, and only the win
+
+
+def test_an_outcome_id_reused_for_another_trade_is_409_naming_it(client):
+    trade = f"trade-{uuid.uuid4().hex[:8]}"
+    win = {"outcomes": [{"strategy": "reuse_id", "outcome": "win", "id": trade}]}
+    assert client.post("/v1/strategies/outcomes", json=win).json()["recorded"] == 1
+    loss = {"outcomes": [{"strategy": "reuse_id", "outcome": "loss", "id": trade}]}
+    r = client.post("/v1/strategies/outcomes", json=loss)
+    assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "outcomes", 0, "id"], r.text
+
+
+def test_the_answer_echoes_the_request_id_it_minted(client):
+    r = client.post("/v1/signal", json={"symbol": "SPY", "outcomes": [{"strategy": "minted", "outcome": "win"}]})
+    minted = r.json()["request_id"]
+    resent = client.post("/v1/strategies/outcomes", json={"request_id": minted, "outcomes": [
+        {"strategy": "minted", "outcome": "win"}]}).json()
+    assert resent["replayed"] is True  # the id the answer gave is the one the outcomes were keyed by
+
+
+def test_a_request_may_ask_for_shadow(client):
+    r = client.post("/v1/signal", json={"symbol": "SPY", "news": ["shares rose"], "bars": BARS, "shadow": True})
+    signal = r.json()
+    assert signal["shadow"] is True and signal["actionable"] is False
+    assert signal["not_actionable_because"][0].startswith("shadow mode")
+
+
+@pytest.fixture(scope="module")
+def shadowed(http):
+    """An ingress whose operator runs it in shadow mode."""
+    failing = FailingBranch.bind()
+    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, IngressConfig(shadow=True))
+    serve.run(ingress, name="shadowed", route_prefix="/shadowed")
+    wait_until(lambda: http.get("/shadowed/healthz").status_code == 200, 60, "shadowed app up")
+    yield http
+    serve.delete("shadowed")
+
+
+def test_a_request_cannot_turn_the_operators_shadow_off(shadowed):
+    r = shadowed.post("/shadowed/v1/signal", json={"symbol": "SPY", "shadow": False})
+    assert r.status_code == 403 and r.json()["detail"][0]["loc"] == ["body", "shadow"], r.text
+    for asked in ({"shadow": True}, {}):
+        signal = shadowed.post("/shadowed/v1/signal", json={"symbol": "SPY", **asked}).json()
+        assert signal["shadow"] is True and signal["actionable"] is False
+
+
 def test_news_texts_never_reach_the_logs(client):
     secret = f"confidential merger talk {uuid.uuid4().hex}"
     assert client.post("/v1/sentiment", json={"texts": [secret]}).status_code == 200
@@ -58,16 +118,12 @@ def test_news_texts_never_reach_the_logs(client):
     assert leaked == []
 
 
-SMALL = {"ray_actor_options": {"num_cpus": 0.05}}
-
-
 @pytest.fixture(scope="module")
 def keyed(http, tmp_path_factory):
     """An ingress with an API key in its environment, over branches that fail (auth comes first)."""
     failing = FailingBranch.bind()
     options = {"ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": {"INVESTIQ_API_KEY": "s3cret"}}}}
-    ingress = SignalIngress.options(**options).bind(failing, failing, failing, IngressConfig(),
-                                                     sqlite_url(tmp_path_factory.mktemp("keyed")))
+    ingress = SignalIngress.options(**options).bind(failing, failing, failing, IngressConfig(shadow=False))
     serve.run(ingress, name="keyed", route_prefix="/keyed")
     wait_until(lambda: http.get("/keyed/healthz").status_code == 200, 60, "keyed app up")
     yield http
@@ -99,8 +155,7 @@ def bounded(http, tmp_path_factory):
     slow = SlowBranch.bind()
     ingress = SignalIngress.options(ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=1,
                                     max_queued_requests=1).bind(
-        slow, slow, slow, IngressConfig.model_validate({"timeouts": {"single_route_budget": 3}}),
-        sqlite_url(tmp_path_factory.mktemp("bounded")))
+        slow, slow, slow, IngressConfig.model_validate({"timeouts": {"single_route_budget": 3}}))
     serve.run(ingress, name="bounded", route_prefix="/bounded")
     wait_until(lambda: http.get("/bounded/healthz").status_code == 200, 60, "bounded app up")
     yield http
@@ -130,7 +185,7 @@ def chaos(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
         "data_dir": str(data_dir), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir), "placement": {"num_replicas": 2, "num_cpus": 0.1}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_cpus": 0.1}},
-        "strategies": {"placement": {"num_cpus": 0.1}},
+        "ledger": {"placement": {"num_cpus": 0.1}},
         "ingress": {"placement": {"num_cpus": 0.1}},
     })
     serve.run(build_app(config), name="chaos", route_prefix="/chaos")
@@ -141,7 +196,7 @@ def chaos(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
 
 def test_replicas_killed_under_load(chaos):
     base, store = chaos
-    report = run_load(base, duration_s=24, workers=4, kills=[(4, "chaos", "Strategies"), (10, "chaos", "Sentiment")],
+    report = run_load(base, duration_s=24, workers=4, kills=[(4, "chaos", "Ledger"), (10, "chaos", "Sentiment")],
                       kill=kill_replica)
     assert report["failed"] <= 0.01 * report["requests"], report
     acked = set(report["acknowledged_ids"])

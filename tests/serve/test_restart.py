@@ -8,7 +8,7 @@ from client import InvestIQClient
 from deployments.config import GraphConfig
 from graph import build_app
 from tests.support import TINY_CONTEXT, random_walk_bars, wait_until
-from store import Store
+from store.store import Store
 from store.store import sqlite_url
 
 APP, PREFIX = "restart", "/restart"
@@ -20,8 +20,7 @@ def deploy(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
     config = GraphConfig.model_validate({
         "data_dir": str(data_dir), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)},
-        "strategies": {"seed": 7},
-        "ingress": {"record_interval_s": 3600},  # only a shutdown writes the records
+        "ledger": {"record_interval_s": 3600},  # only a shutdown writes the records
     })
 
     def start() -> InvestIQClient:
@@ -29,26 +28,27 @@ def deploy(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
         wait_until(lambda: http.get(f"{PREFIX}/readyz").json()["status"] == "ready", 90, "restart app ready")
         return InvestIQClient(f"{http.base_url}{PREFIX}", timeout=30)
 
-    yield start, Store(sqlite_url(data_dir))
+    yield start, data_dir
     serve.delete(APP)
 
 
 def test_records_and_state_survive_a_restart(deploy):
-    start, store = deploy
+    start, data_dir = deploy
     bars = random_walk_bars(TINY_CONTEXT + 1 + 8, seed=11)
     window = {k: v[:TINY_CONTEXT + 1] for k, v in bars.items()}
     api = start()
+    store = Store(sqlite_url(data_dir))  # the Ledger has migrated it by now
     for i in range(3):
         api.signal({"symbol": "RST", "news": [f"headline {i}"], "bars": window, "request_id": f"rst-{i}",
                     "outcomes": [{"strategy": "restart", "outcome": "win" if i % 2 else "loss"}]})
-    assert store.count("signals") == 0  # still queued in the ingress
+    assert store.count("signals") == 0  # still queued in the Ledger
     serve.delete(APP)  # a clean shutdown
     assert [r["request_id"] for r in store.rows("signals")] == ["rst-0", "rst-1", "rst-2"]
     assert len(store.rows("price_predictions", symbol="RST")) == 3
     assert len(store.rows("sentiment_predictions")) == 3
 
     def state(api):
-        posteriors = [s.model_dump(exclude={"thompson_weight", "probability_best"})
+        posteriors = [s.model_dump(exclude={"probability_best"})
                       for s in api.strategy_weights().strategies]
         return posteriors, api.evaluate("RST", days=1).by_model_version
 
