@@ -110,8 +110,8 @@ def build_app(args: GraphConfig) -> serve.Application:
     ledger = Ledger.options(**options(config.ledger)).bind(config.ledger, store_url)
     sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
         config.sentiment, config.sentiment.placement.num_gpus > 0, ledger)
-    # The model's source travels only in user_config: changing it reconfigures the live
-    # replicas in place (a failed load keeps the old model) instead of replacing them.
+    # The replicas load the model named by user_config: promotions change only that, and
+    # Serve applies it in place with reconfigure() (see training/promotion.py).
     price = PriceDeployment.options(**options(config.price), user_config={"model_dir": model_dir}).bind(
-        config.price.model_copy(update={"model_dir": ""}), config.price.placement.num_gpus > 0, ledger)
+        config.price, config.price.placement.num_gpus > 0, ledger)
     return SignalIngress.options(**options(config.ingress)).bind(sentiment, price, ledger, config.ingress)

@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from common import HEADLINE, bench_models, bench_parser, percentiles, save_result, wait_ready
 
 BRANCHES = ("sentiment", "price", "strategies")
@@ -43,19 +42,19 @@ def direct(bert: Path, price: Path, bars: dict, n: int) -> dict:
     """p50 of each branch's work called in-process, as the replicas call it."""
     from models.price_direction import PriceDirectionModel
     from models.sentiment import SentimentModel
-    from models.strategy_weights import StrategyWeights
+    from models.strategy_weights import summarise
+    from store.store import OutcomeRow, Store, sqlite_url
 
     sentiment = SentimentModel(str(bert), prefer_gpu=False)
     model = PriceDirectionModel.load(price, prefer_gpu=False)
     columns = [bars[k] for k in ("open", "high", "low", "close", "volume")]
-    bandit = StrategyWeights()
-    for i in range(200):
-        bandit.update(f"s{i % 4}", i % 3 != 0, time.time() - i * 60)
-    rng = np.random.default_rng(0)
+    store = Store(sqlite_url(bert.parent / "direct-store"), migrate_schema=True)
+    now = time.time()
+    store.record_outcomes("direct", "d", [OutcomeRow(f"s{i % 4}", i % 3 != 0, now - i * 60, f"k{i}", "f")
+                                          for i in range(200)], now)
 
-    def bandit_weights():
-        now = time.time()
-        bandit.posteriors(now), bandit.thompson_weights(now, rng), bandit.probability_best(now, rng)
+    def bandit_weights():  # what the Ledger does for the strategies part of a signal
+        summarise(store.strategy_evidence(time.time(), 7 * 24 * 3600.0))
 
     return {
         "sentiment": percentiles(time_ms(lambda: sentiment.score([HEADLINE]), n)),

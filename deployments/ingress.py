@@ -235,7 +235,8 @@ class SignalIngress:
         batch = OutcomeBatch(request.request_id or uuid.uuid4().hex, request.outcomes)
         return await self._single("ledger", lambda: self.ledger.record_outcomes.remote(batch), batch.request_id)
 
-    @app.post("/v1/strategies/sync", response_model=SyncResponse)
+    @app.post("/v1/strategies/sync", response_model=SyncResponse,
+              responses={409: {"description": "request_id reused with another window"}})
     async def sync_strategies(self, days: Days, request_id: RequestIdQuery = None,
                               api_key: ApiKey = None) -> SyncResponse:
         """From now on the strategy posteriors use only the outcomes of the last `days` days."""
@@ -254,7 +255,8 @@ class SignalIngress:
         self._log([price_record(None, request.symbol, request.bars, answer, time.time())])
         return answer
 
-    @app.post("/v1/price/realised", response_model=RealisedResponse)
+    @app.post("/v1/price/realised", response_model=RealisedResponse,
+              responses={409: {"description": "request_id reused for other bars"}})
     async def record_realised(self, request: RealisedRequest, api_key: ApiKey = None) -> RealisedResponse:
         authorize(api_key, self.api_key)
         await self._logged()  # this replica's latest predictions can be settled too

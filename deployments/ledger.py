@@ -137,6 +137,6 @@ class Ledger:
     async def status(self) -> BranchReadiness:
         set_aside = sum(self.writer.set_aside.values())
         return BranchReadiness(
-            ready=True, state="ready", model_id="beta-bernoulli", version=None,
+            ready=True, state="ready", version=f"store schema {self.store.revision}",
             reason=f"{set_aside} records refused by the store were set aside (see the Ledger's log)"
             if set_aside else None, **replica_devices("cpu"))

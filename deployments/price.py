@@ -1,8 +1,8 @@
 """Price-direction deployment: PatchTST behind `@serve.batch`, hot-swappable through user_config.
 
 The model's source (a model directory, or a registry whose production version is loaded)
-arrives only as user_config, so changing it makes Serve call `reconfigure` on the live
-replicas instead of replacing them. `reconfigure` never raises: the new model loads aside
+arrives as user_config, so a promotion that changes only that makes Serve call `reconfigure`
+on the live replicas instead of replacing them. `reconfigure` never raises: the new model loads aside
 and is swapped in one assignment when it works (requests in flight finish on the old
 weights), and when it fails the replica keeps serving the old one and says so (ModelSlot).
 """

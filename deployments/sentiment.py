@@ -42,7 +42,7 @@ class SentimentDeployment:
         self.metrics = SentimentMetrics()
         self._score_batch.set_max_batch_size(config.max_batch_size)
         self.executor = model_executor(config.cpu_threads)
-        asyncio.get_running_loop().create_task(self.slot.load(config.model))
+        self._first_load = asyncio.get_running_loop().create_task(self.slot.load(config.model))
 
     async def score(self, texts: list[str]) -> SentimentResponse:
         model = self.slot.current()

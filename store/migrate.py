@@ -62,10 +62,11 @@ def upgrade(engine: Engine) -> str:
         return current_revision(conn)
 
 
-def check_current(engine: Engine) -> None:
+def check_current(engine: Engine) -> str:
     """Refuse a store that is not at this code's schema (the Ledger migrates it when it starts)."""
     with engine.connect() as conn:
         found, head = current_revision(conn), head_revision()
     if found != head:
         raise StoreVersionError(f"the store is at schema revision {found}, this code needs {head}; "
                                 "start the graph (its Ledger migrates the store) or run store.migrate.upgrade")
+    return found

@@ -85,9 +85,9 @@ class Store:
         self.url = url
         self.engine = _make_engine(url)
         if migrate_schema:
-            migrate.upgrade(self.engine)
+            self.revision = migrate.upgrade(self.engine)
         else:
-            migrate.check_current(self.engine)
+            self.revision = migrate.check_current(self.engine)
 
     # ---- requests by id ----------------------------------------------------------------
 
@@ -163,9 +163,6 @@ class Store:
             if since is not None:
                 query = query.where(o.c.observed_at >= since)
             return {s: (float(w), float(lo), int(n)) for s, w, lo, n in conn.execute(query)}
-
-    def outcome_count(self) -> int:
-        return self.count("strategy_outcomes")
 
     # ---- predictions and model loads ----------------------------------------------------
 

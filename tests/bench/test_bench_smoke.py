@@ -53,7 +53,7 @@ def test_hop_latency(tmp_path):
 
 def test_chaos(tmp_path):
     result = run_bench("chaos.py", tmp_path / "r.json", "--port", str(free_port()))
-    assert [k["deployment"] for k in result["kills"]] == ["Strategies", "Sentiment", "Price"]
+    assert [k["deployment"] for k in result["kills"]] == ["Ledger", "Sentiment", "Price"]
     assert result["acknowledged_lost"] == 0 and result["requests"] > 0
 
 
