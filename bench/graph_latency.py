@@ -54,7 +54,7 @@ def direct(bert: Path, price: Path, bars: dict, n: int) -> dict:
                                           for i in range(200)], now)
 
     def bandit_weights():  # what the Ledger does for the strategies part of a signal
-        summarise(store.strategy_evidence(time.time(), 7 * 24 * 3600.0))
+        summarise(store.strategy_evidence(time.time(), 7 * 24 * 3600.0)[1])
 
     return {
         "sentiment": percentiles(time_ms(lambda: sentiment.score([HEADLINE]), n)),

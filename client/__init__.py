@@ -6,13 +6,17 @@
         if signal.actionable: ...
 
 Every method validates its request with the server's own pydantic models and returns the
-parsed response model; an error answer raises `APIError` with the status and the detail.
-Methods that change state take a `request_id` (one is minted when omitted): send the same
-id again after a timeout or a 503 and nothing is counted twice.
+parsed response model; an error answer raises `APIError` with the status, the detail and
+the request id. Methods that change state take a `request_id` (one is minted when omitted).
+A call that times out, loses its connection or gets a 503 is sent again, the same call with
+the same request id, up to `retries` times: the server replays what it committed, so
+nothing is counted twice. After that, resend with `request_id=error.request_id`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TypeVar
 
 import httpx
@@ -30,9 +34,12 @@ __all__ = ["APIError", "AsyncInvestIQClient", "InvestIQClient"]
 
 
 class APIError(Exception):
-    def __init__(self, status_code: int, detail):
-        super().__init__(f"HTTP {status_code}: {detail}")
-        self.status_code, self.detail = status_code, detail
+    def __init__(self, status_code: int | None, detail, request_id: str | None = None):
+        super().__init__(f"HTTP {status_code}: {detail}" if status_code else str(detail))
+        self.status_code, self.detail, self.request_id = status_code, detail, request_id
+
+
+RETRY_WAIT_S = 0.5  # doubles at each retry
 
 
 def _parse(call: calls.Call[T], response: httpx.Response) -> T:
@@ -41,8 +48,19 @@ def _parse(call: calls.Call[T], response: httpx.Response) -> T:
             detail = response.json().get("detail")
         except ValueError:
             detail = response.text
-        raise APIError(response.status_code, detail)
+        raise APIError(response.status_code, detail, call.request_id)
     return call.answer.model_validate(response.json())
+
+
+def _worth_retrying(outcome: httpx.Response | httpx.TransportError) -> bool:
+    return isinstance(outcome, httpx.TransportError) or outcome.status_code == 503
+
+
+def _gave_up(call: calls.Call[T], outcome: httpx.Response | httpx.TransportError) -> T:
+    if isinstance(outcome, httpx.TransportError):
+        raise APIError(None, f"no answer ({type(outcome).__name__}); resend with request_id={call.request_id}",
+                       call.request_id) from outcome
+    return _parse(call, outcome)
 
 
 def _headers(api_key: str | None) -> dict:
@@ -56,8 +74,9 @@ def _request(call: calls.Call) -> dict:
 
 class InvestIQClient:
     def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, api_key: str | None = None,
-                 **httpx_options):
+                 retries: int = 2, **httpx_options):
         self.http = httpx.Client(base_url=base_url, timeout=timeout, headers=_headers(api_key), **httpx_options)
+        self.retries = retries
 
     def __enter__(self) -> "InvestIQClient":
         return self
@@ -69,7 +88,14 @@ class InvestIQClient:
         self.http.close()
 
     def send(self, call: calls.Call[T]) -> T:
-        return _parse(call, self.http.request(**_request(call)))
+        for attempt in range(self.retries + 1):
+            try:
+                outcome = self.http.request(**_request(call))
+            except httpx.TransportError as exc:
+                outcome = exc
+            if attempt == self.retries or not _worth_retrying(outcome):
+                return _gave_up(call, outcome)
+            time.sleep(RETRY_WAIT_S * 2 ** attempt)
 
     def signal(self, request: SignalRequest | dict) -> SignalResponse:
         return self.send(calls.signal(request))
@@ -104,8 +130,9 @@ class InvestIQClient:
 
 class AsyncInvestIQClient:
     def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 10.0, api_key: str | None = None,
-                 **httpx_options):
+                 retries: int = 2, **httpx_options):
         self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=_headers(api_key), **httpx_options)
+        self.retries = retries
 
     async def __aenter__(self) -> "AsyncInvestIQClient":
         return self
@@ -117,7 +144,14 @@ class AsyncInvestIQClient:
         await self.http.aclose()
 
     async def send(self, call: calls.Call[T]) -> T:
-        return _parse(call, await self.http.request(**_request(call)))
+        for attempt in range(self.retries + 1):
+            try:
+                outcome = await self.http.request(**_request(call))
+            except httpx.TransportError as exc:
+                outcome = exc
+            if attempt == self.retries or not _worth_retrying(outcome):
+                return _gave_up(call, outcome)
+            await asyncio.sleep(RETRY_WAIT_S * 2 ** attempt)
 
     async def signal(self, request: SignalRequest | dict) -> SignalResponse:
         return await self.send(calls.signal(request))

@@ -34,6 +34,11 @@ class Call(Generic[T]):
     def json(self) -> dict | None:
         return None if self.body is None else self.body.model_dump(mode="json", exclude_none=True)
 
+    @property
+    def request_id(self) -> str | None:
+        """The id a resend of this call must carry: in the body, or in the query."""
+        return getattr(self.body, "request_id", None) or self.params.get("request_id")
+
 
 def _as(model: type[BaseModel], value):
     return value if isinstance(value, model) else model.model_validate(value)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentResponse
 
@@ -50,7 +50,9 @@ async def call_branch(send: Callable[[], DeploymentResponse], budget_s: float) -
         try:
             value = await asyncio.wait_for(send(), max(deadline - time.perf_counter(), 0.001))
             return BranchResult(value=value, latency_ms=(time.perf_counter() - start) * 1e3)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, RayTaskError):  # the branch itself raised a TimeoutError
+                return failed("error", one_line(exc))
             return failed("timeout", f"timed out after {budget_s:g} s")
         except BackPressureError:
             return failed("busy", "busy: its queue is full, retry shortly")

@@ -85,6 +85,7 @@ class BranchTimeouts(Section):
     sentiment: float = Field(2.0, gt=0)
     price: float = Field(1.0, gt=0)
     ledger: float = Field(2.0, gt=0, description="recording outcomes and reading the strategy posteriors")
+    readiness: float = Field(2.0, gt=0, description="each branch's answer to /readyz")
     single_route_budget: float = Field(
         5.0, gt=0, description="single-branch routes wait this long, retrying a lost replica, before 503")
 
@@ -102,7 +103,8 @@ class IngressConfig(Section):
     shadow: bool = Field(True, description="every signal is logged but not actionable; a request may ask for "
                                            "shadow, never turn it off")
     quorum: list[DirectionalBranch] = Field(
-        ["sentiment", "price"], description="directional branches that must answer for a signal to be actionable")
+        ["sentiment", "price"], min_length=1,
+        description="directional branches that must answer for a signal to be actionable")
     api_key_env: str = Field("INVESTIQ_API_KEY", description="environment variable holding the API key that "
                                                            "routes changing state require; unset: no key")
     allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address without an API key")

@@ -31,7 +31,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.branch_call import BranchResult, call_branch
 from deployments.config import IngressConfig
-from deployments.errors import Conflict, InvalidInput
+from deployments.errors import Conflict, InvalidInput, one_line
 from deployments.http import ApiKey, Days, DrawQuery, RequestIdQuery, SymbolInPath, app, authorize, field_error
 from deployments.messages import OutcomeBatch, RealisedBars, Record
 from deployments.metrics import IngressMetrics
@@ -46,14 +46,15 @@ logger = logging.getLogger("ray.serve")
 
 
 @contextmanager
-def client_errors():
-    """The client's mistakes that a branch found: 422 for input, 409 for a reused id."""
+def client_errors(where: str = "body"):
+    """The client's mistakes that a branch found: 422 for input, 409 for a reused id; `where`
+    the named field was sent (body or query)."""
     try:
         yield
     except InvalidInput as exc:
-        raise RequestValidationError([{"loc": ("body", *exc.loc), "msg": str(exc), "type": "value_error"}])
+        raise RequestValidationError([{"loc": (where, *exc.loc), "msg": str(exc), "type": "value_error"}])
     except Conflict as exc:
-        raise field_error(409, exc.loc, str(exc), "conflict")
+        raise field_error(409, (where, *exc.loc), str(exc), "conflict")
 
 
 def not_actionable_because(shadow: bool, results: dict[str, BranchResult], quorum: list[str]) -> list[str]:
@@ -121,9 +122,10 @@ class SignalIngress:
                                                        "shadow, not turn it off", "shadow_enforced")
         return self.config.shadow if asked is None else asked
 
-    async def _single(self, branch: str, send: Callable[[], DeploymentResponse], request_id: str | None = None) -> Any:
+    async def _single(self, branch: str, send: Callable[[], DeploymentResponse], request_id: str | None = None,
+                      where: str = "body") -> Any:
         """A single-branch route: the branch's answer, or 503 with its reason."""
-        with client_errors():
+        with client_errors(where):
             result = await call_branch(send, self.config.timeouts.single_route_budget)
         if not result.ok:
             resend = f"; resend with request_id {request_id}: what was committed is not counted twice" \
@@ -132,23 +134,25 @@ class SignalIngress:
         return result.value
 
     def _log(self, records: list[Record]) -> None:
-        """Hand the records to the Ledger off the request's path."""
+        """Hand the records to the Ledger off the request's path (within the Ledger's budget)."""
         if not records:
             return
 
         async def send() -> None:
             try:
-                await self.ledger.log.remote(records)
+                await asyncio.wait_for(self.ledger.log.remote(records), self.config.timeouts.single_route_budget)
             except Exception as exc:
-                logger.error("%d prediction records not logged, the Ledger did not take them: %s", len(records), exc)
+                logger.error("%d prediction records not logged, the Ledger did not take them: %s", len(records),
+                             one_line(exc))
 
         task = asyncio.get_running_loop().create_task(send())
         self._logging.add(task)
         task.add_done_callback(self._logging.discard)
 
     async def _logged(self) -> None:
-        """This replica's records so far have reached the Ledger."""
-        await asyncio.gather(*self._logging)
+        """This replica's records so far have reached the Ledger (or their sends gave up)."""
+        if self._logging:
+            await asyncio.wait(list(self._logging))
 
     # ---- routes -------------------------------------------------------------------------
 
@@ -182,9 +186,9 @@ class SignalIngress:
             await asyncio.gather(price_then_strategies(), score_news())
         sentiment, price, strategies = (results[b].value if b in results and results[b].ok else None
                                         for b in ("sentiment", "price", "strategies"))
-        outcomes_recorded = 0
+        outcomes_recorded, replayed = 0, False
         if strategies is not None and request.outcomes:
-            outcomes_recorded = strategies.recorded + strategies.duplicates
+            outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
             strategies = strategies.weights
         merged = merge_signal(price_score(price.probabilities) if price else None,
                               sentiment.score if sentiment else None, self.config.merge)
@@ -218,7 +222,8 @@ class SignalIngress:
             records += sentiment_records(request_id, request.news, sentiment, now)
         if price:
             records.append(price_record(request_id, request.symbol, request.bars, price, now))
-        self._log(records)
+        if not replayed:  # a resend of a request whose outcomes were recorded was logged the first time
+            self._log(records)
         return response
 
     @app.post("/v1/sentiment", response_model=SentimentResponse)
@@ -242,7 +247,7 @@ class SignalIngress:
         """From now on the strategy posteriors use only the outcomes of the last `days` days."""
         authorize(api_key, self.api_key)
         request_id = request_id or uuid.uuid4().hex
-        return await self._single("ledger", lambda: self.ledger.sync.remote(request_id, days), request_id)
+        return await self._single("ledger", lambda: self.ledger.sync.remote(request_id, days), request_id, "query")
 
     @app.get("/v1/strategies/weights", response_model=StrategyWeightsResponse)
     async def strategy_weights(self, draw: DrawQuery = False) -> StrategyWeightsResponse:
@@ -278,7 +283,7 @@ class SignalIngress:
     @app.get("/readyz", response_model=ReadinessResponse)
     async def readyz(self) -> ReadinessResponse:
         branches = {"sentiment": self.sentiment, "price": self.price, "ledger": self.ledger}
-        results = await asyncio.gather(*(call_branch(handle.status.remote, self.config.timeouts.ledger)
+        results = await asyncio.gather(*(call_branch(handle.status.remote, self.config.timeouts.readiness)
                                          for handle in branches.values()))
         readiness = {name: r.value if r.ok else BranchReadiness(ready=False, state="unreachable", reason=r.reason)
                      for name, r in zip(branches, results)}

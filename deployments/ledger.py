@@ -25,6 +25,7 @@ import numpy as np
 from ray import serve
 
 from deployments.config import LedgerConfig
+from deployments.errors import one_line
 from deployments.messages import ModelLoadEvent, OutcomeBatch, RealisedBars, Record
 from deployments.metrics import LedgerMetrics
 from deployments.placement_info import replica_devices
@@ -39,6 +40,7 @@ from store.store import OutcomeRow, Store, fingerprint
 from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
+LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_predictions"})
 
 
 def _utc(epoch_s: float | None) -> datetime | None:
@@ -66,13 +68,16 @@ class Ledger:
 
     async def record_outcomes(self, batch: OutcomeBatch) -> OutcomesResponse:
         now = time.time()
-        sent = [o.model_dump(mode="json") for o in batch.outcomes]
+        # What the sender said, in a canonical form (the same instant in another UTC offset is
+        # the same content); the server's default timestamp is not part of it.
+        said = [{"strategy": o.strategy, "outcome": o.outcome, "id": o.id,
+                 "timestamp": o.timestamp.timestamp() if o.timestamp else None} for o in batch.outcomes]
         rows = [OutcomeRow(strategy=o.strategy, win=o.outcome == "win",
                            observed_at=o.timestamp.timestamp() if o.timestamp else now,
                            key=o.id or f"{batch.request_id}#{i}",
-                           fingerprint=fingerprint({k: v for k, v in s.items() if k != "id"}))
-                for i, (o, s) in enumerate(zip(batch.outcomes, sent))]
-        result, stored = await self._run(self.store.record_outcomes, batch.request_id, fingerprint(sent), rows, now)
+                           fingerprint=fingerprint({k: v for k, v in content.items() if k != "id"}))
+                for i, (o, content) in enumerate(zip(batch.outcomes, said))]
+        result, stored = await self._run(self.store.record_outcomes, batch.request_id, fingerprint(said), rows, now)
         for row in stored:
             self.metrics.outcomes.inc(tags={"outcome": "win" if row.win else "loss"})
         return OutcomesResponse(request_id=batch.request_id, **result, weights=await self.strategy_weights())
@@ -80,7 +85,7 @@ class Ledger:
     async def strategy_weights(self, draw: bool = False) -> StrategyWeightsResponse:
         now, c = time.time(), self.config
         half_life_s = c.half_life_days * DAY_S if c.half_life_days else None
-        evidence = await self._run(self.store.strategy_evidence, now, half_life_s)
+        since, evidence = await self._run(self.store.strategy_evidence, now, half_life_s)
         posteriors = summarise(evidence, c.prior_alpha, c.prior_beta, c.credible_level,
                                c.probability_best_samples, c.seed)
         draws = thompson_draw(beta_parameters(evidence, c.prior_alpha, c.prior_beta),
@@ -90,7 +95,7 @@ class Ledger:
             self.metrics.mean.set(p.mean, tags={"strategy": p.strategy})
         return StrategyWeightsResponse(
             as_of=_utc(now), credible_level=c.credible_level, half_life_days=c.half_life_days,
-            window_start=_utc(await self._run(self.store.sync_window_start)),
+            window_start=_utc(since),
             strategies=[StrategyPosteriorOut(**p.__dict__, thompson_draw=draws.get(p.strategy)) for p in posteriors])
 
     async def sync(self, request_id: str, days: float) -> SyncResponse:
@@ -104,6 +109,8 @@ class Ledger:
     async def log(self, records: list[Record]) -> None:
         """Queue prediction and signal rows; the batched writer commits them shortly."""
         for record in records:
+            if record.table not in LOGGED_TABLES:  # state changes go through their own methods
+                raise ValueError(f"the Ledger logs {sorted(LOGGED_TABLES)}, not {record.table}")
             self.writer.add(record.table, record.row)
 
     async def record_model_event(self, event: ModelLoadEvent) -> None:
@@ -135,8 +142,14 @@ class Ledger:
                 for version, group in settled.items()})
 
     async def status(self) -> BranchReadiness:
-        set_aside = sum(self.writer.set_aside.values())
-        return BranchReadiness(
-            ready=True, state="ready", version=f"store schema {self.store.revision}",
-            reason=f"{set_aside} records refused by the store were set aside (see the Ledger's log)"
-            if set_aside else None, **replica_devices("cpu"))
+        """Ready while the store answers; says how many records wait, were set aside or dropped."""
+        try:
+            await self._run(self.store.ping)
+        except Exception as exc:
+            return BranchReadiness(ready=False, state="store_unreachable", reason=f"{one_line(exc)}; check store_url",
+                                   **replica_devices("cpu"))
+        w = self.writer
+        counts = {"waiting": len(w.pending), "set aside": sum(w.set_aside.values()), "dropped": w.dropped}
+        return BranchReadiness(ready=True, state="ready", version=f"store schema {self.store.revision}",
+                               reason=", ".join(f"{n} records {what}" for what, n in counts.items() if n) or None,
+                               **replica_devices("cpu"))

@@ -3,7 +3,8 @@
 A `ModelSlot` holds the model one replica serves and is the only way a model gets there:
 - one load at a time, on its own thread, so inference keeps running on the model in place;
 - a load that fails never raises and never unloads: the replica keeps serving what it had,
-  and the failure shows in `status()` (hence /readyz), in a metric and in the promotion log;
+  and the failure shows in `status()` (hence /readyz) until another source loads, in a
+  metric and in the promotion log; asking again for the source being served changes nothing;
 - while the replica has no model, the load is retried with doubling waits, so a hub that
   comes back or a model directory that appears is picked up without a restart;
 - every load that succeeds, and every new reason a load fails, is one row of the promotion
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +49,7 @@ class ModelSlot(Generic[M]):
         self.wanted: str | None = None  # the latest source asked for
         self.state, self.reason = "loading", "waiting for the first load"
         self.last_error: str | None = None
+        self.last_failed_source: str | None = None
         self.load_attempts = 0
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{deployment}-load")
@@ -61,12 +64,14 @@ class ModelSlot(Generic[M]):
             raise ModelNotReady(self.reason)
         return model
 
-    async def load(self, source: str) -> bool:
+    async def load(self, source: str | None) -> bool:
         """Load `source` and serve it; False if it failed (the replica keeps what it served)."""
         self.wanted = source
         async with self._lock:  # one load at a time; a newer request supersedes a waiting one
             if source != self.wanted:
                 return False
+            if self.model is not None and source == self.source:
+                return True  # e.g. a reverted promotion: what it serves already, and the failure stays shown
             return await self._attempt(source)
 
     async def _attempt(self, source: str) -> bool:
@@ -76,7 +81,8 @@ class ModelSlot(Generic[M]):
         except Exception as exc:
             self._failed(source, exc)
             return False
-        self.model, self.source, self.last_error, self._logged_failure = model, source, None, None
+        self.model, self.source, self._logged_failure = model, source, None
+        self.last_error = self.last_failed_source = None
         self.state, self.reason = "ready", None
         model_id, version, device = self._identity(model)
         self.metrics.serving(model_id, version)
@@ -86,7 +92,7 @@ class ModelSlot(Generic[M]):
 
     def _failed(self, source: str, exc: Exception) -> None:
         error = one_line(exc)
-        self.last_error = f"{source}: {error}"
+        self.last_error, self.last_failed_source = f"{source}: {error}", source
         self.metrics.load_failed()
         if self.model is None:
             self.state = "unavailable"
@@ -95,8 +101,9 @@ class ModelSlot(Generic[M]):
         else:
             _, version, _ = self._identity(self.model)
             self.reason = f"loading {source} failed ({error}); still serving {version} from {self.source}"
-        if self._logged_failure != (source, error):  # each new reason once, not once per retry
-            self._logged_failure = (source, error)
+        reason = re.sub(r"0x[0-9a-f]+", "0x…", error)  # the same failure, whatever the object's address
+        if self._logged_failure != (source, reason):  # each new reason once, not once per retry
+            self._logged_failure = (source, reason)
             logger.error("%s model load failed: %s", self.deployment, self.reason, exc_info=exc)
             self._send(ModelLoadEvent(self.deployment, source, time.time(), error=error))
 
@@ -133,4 +140,4 @@ class ModelSlot(Generic[M]):
         model_id, version, device = self._identity(model) if model is not None else (None, None, None)
         return BranchReadiness(ready=model is not None, state=self.state, reason=self.reason, model_id=model_id,
                                version=version, source=self.source, last_load_error=self.last_error,
-                               **replica_devices(device))
+                               last_failed_source=self.last_failed_source, **replica_devices(device))

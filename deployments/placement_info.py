@@ -23,7 +23,8 @@ def replica_devices(device: str | None) -> dict:
 
 
 def model_executor(threads: int | None) -> ThreadPoolExecutor:
-    """The one thread that runs all of a replica's torch work (loading and inference).
+    """The one thread that runs a replica's inference. (ModelSlot loads models on a thread of
+    its own, so that a promotion never holds up inference.)
 
     Measured here: BERT-base on 2 cores took 41 ms from one thread but 53 ms when a second
     thread had run torch too, because each thread that enters torch gets its own OpenMP team

@@ -49,8 +49,10 @@ class PriceDeployment:
         self.executor = model_executor(config.cpu_threads)
 
     async def reconfigure(self, user_config: dict) -> None:
-        """`model_dir`: a model directory, or a registry whose production version is loaded."""
-        await self.slot.load(str(user_config["model_dir"]))
+        """`model_dir`: a model directory, or a registry whose production version is loaded.
+        Never raises (Serve would replace the replica): a bad config is a failed load."""
+        model_dir = user_config.get("model_dir") if isinstance(user_config, dict) else None
+        await self.slot.load(str(model_dir) if model_dir else f"(no model_dir in user_config {user_config!r})")
 
     async def predict(self, bars: dict[str, list[float]]) -> PriceResponse:
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile

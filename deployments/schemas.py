@@ -271,7 +271,8 @@ class BranchReadiness(BaseModel):
     gpu_ids: list[str] = Field(default_factory=list)
     gpu_memory_mb: dict[str, float] | None = Field(None, description="allocated and peak, on CUDA replicas")
     source: str | None = Field(None, description="where the served model came from")
-    last_load_error: str | None = Field(None, description="the latest load that failed, while it is the latest")
+    last_load_error: str | None = Field(None, description="the latest load that failed, until another source loads")
+    last_failed_source: str | None = Field(None, description="the source of that failed load")
 
 
 class ReadinessResponse(BaseModel):

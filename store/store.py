@@ -5,9 +5,11 @@ must reach the same store, so point `store_url` at PostgreSQL
 (`postgresql+psycopg://user:pass@host/investiq`, with the `postgres` extra installed).
 
 Only the Ledger deployment opens it. Acknowledged state (outcomes, syncs, settlements) is
-committed (SQLite: `synchronous=FULL`) before a call returns; inserts skip what is already
-there with the dialect's ON CONFLICT DO NOTHING, so a resend, or two writers while Serve
-replaces a replica, never count anything twice. Strategy posteriors are read from the
+committed (SQLite: `synchronous=FULL`) before a call returns. A state-changing request first
+claims its id (an insert with the dialect's ON CONFLICT DO NOTHING, which on PostgreSQL waits
+for a concurrent claim to commit, and on SQLite runs under `BEGIN IMMEDIATE`, one writer at a
+time), so a resend, or two Ledgers while Serve replaces one, either replays the first answer
+or is refused, and never counts anything twice. Strategy posteriors are read from the
 outcome log itself (a decayed sum in SQL), so no copy of them can drift from what is stored.
 """
 
@@ -25,11 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from models.evaluation import realised_direction
+from models.strategy_weights import Evidence
 from store import migrate, schema
 from store.errors import Conflict
-from store.schema import (
-    model_promotions, price_predictions, requests, strategy_outcomes, strategy_syncs,
-)
+from store.schema import price_predictions, requests, strategy_outcomes, strategy_syncs
 
 TABLES = {t.name: t for t in schema.metadata.sorted_tables}
 LN2 = math.log(2.0)
@@ -63,11 +64,16 @@ def _make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _):
+        dbapi_connection.isolation_level = None  # transactions begin where SQLAlchemy says, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute("PRAGMA synchronous=FULL")  # committed means on disk
         cursor.close()
         dbapi_connection.create_function("exp", 1, math.exp, deterministic=True)  # PostgreSQL has it built in
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # take the write lock before reading, so check-then-write cannot race
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -76,6 +82,25 @@ def _insert_new(conn: Connection, table: Table, row: dict, key: str) -> bool:
     """Insert unless a row with the same unique `key` exists; whether it was inserted."""
     dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
     return conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=[key])).rowcount == 1
+
+
+def _claim(conn: Connection, request_id: str, route: str, digest: str, at: float) -> dict | None:
+    """Claim `request_id` for this request: None when it is new (its answer is stored by
+    `_answer` in the same transaction); the first answer when it was this same request;
+    Conflict when it was used for other content."""
+    if _insert_new(conn, requests, {"request_id": request_id, "route": route, "fingerprint": digest,
+                                    "created_at": at, "result": {}}, "request_id"):
+        return None
+    row = conn.execute(select(requests).where(requests.c.request_id == request_id)).one()
+    if row.fingerprint != digest or row.route != route:
+        raise Conflict(f"request_id {request_id!r} was used before with other content ({row.route}); "
+                       "send new content under a new request_id", ("request_id",))
+    return {**row.result, "replayed": True}
+
+
+def _answer(conn: Connection, request_id: str, result: dict) -> dict:
+    conn.execute(update(requests).where(requests.c.request_id == request_id).values(result=result))
+    return result
 
 
 class Store:
@@ -89,22 +114,6 @@ class Store:
         else:
             self.revision = migrate.check_current(self.engine)
 
-    # ---- requests by id ----------------------------------------------------------------
-
-    def _replay(self, conn: Connection, request_id: str, route: str, digest: str) -> dict | None:
-        """The first answer to `request_id`, or None if it is new; Conflict if it was used for other content."""
-        row = conn.execute(select(requests).where(requests.c.request_id == request_id)).first()
-        if row is None:
-            return None
-        if row.fingerprint != digest or row.route != route:
-            raise Conflict(f"request_id {request_id!r} was used before with other content ({row.route}); "
-                           "send new content under a new request_id", ("body", "request_id"))
-        return {**row.result, "replayed": True}
-
-    def _remember(self, conn: Connection, request_id: str, route: str, digest: str, result: dict, at: float) -> None:
-        _insert_new(conn, requests, {"request_id": request_id, "route": route, "fingerprint": digest,
-                                     "created_at": at, "result": result}, "request_id")
-
     # ---- strategy outcomes: committed before the call returns ---------------------------
 
     def record_outcomes(self, request_id: str, digest: str, outcomes: list[OutcomeRow],
@@ -114,57 +123,58 @@ class Store:
 
         The same request again (same id, same content) replays the first answer; an outcome
         key recorded before with the same content is a duplicate, not counted again; any id
-        reused for other content raises Conflict and records nothing."""
+        reused for other content raises Conflict and records nothing of the request."""
+        o_ = strategy_outcomes.c
         with self.engine.begin() as conn:
-            if (first := self._replay(conn, request_id, "outcomes", digest)) is not None:
+            if (first := _claim(conn, request_id, "outcomes", digest, received_at)) is not None:
                 return first, []
-            keys = [o.key for o in outcomes]
-            known = dict(conn.execute(select(strategy_outcomes.c.idempotency_key, strategy_outcomes.c.fingerprint)
-                                      .where(strategy_outcomes.c.idempotency_key.in_(keys))).all())
+            stored = []
             for i, o in enumerate(outcomes):
-                if o.key in known and known[o.key] not in (None, o.fingerprint):
+                if _insert_new(conn, strategy_outcomes, {
+                        "strategy": o.strategy, "win": o.win, "observed_at": o.observed_at,
+                        "received_at": received_at, "idempotency_key": o.key, "fingerprint": o.fingerprint},
+                        "idempotency_key"):
+                    stored.append(o)
+                    continue
+                known = conn.execute(select(o_.fingerprint).where(o_.idempotency_key == o.key)).scalar()
+                if known not in (None, o.fingerprint):  # None: recorded before fingerprints existed
                     raise Conflict(f"outcomes[{i}].id {o.key!r} was recorded before with other content; "
-                                   "give each trade its own id", ("body", "outcomes", i, "id"))
-            stored = [o for o in outcomes if _insert_new(conn, strategy_outcomes, {
-                "strategy": o.strategy, "win": o.win, "observed_at": o.observed_at, "received_at": received_at,
-                "idempotency_key": o.key, "fingerprint": o.fingerprint}, "idempotency_key")]
-            result = {"recorded": len(stored), "duplicates": len(outcomes) - len(stored), "replayed": False}
-            self._remember(conn, request_id, "outcomes", digest, result, received_at)
+                                   "give each trade its own id", ("outcomes", i, "id"))
+            result = _answer(conn, request_id, {"recorded": len(stored), "duplicates": len(outcomes) - len(stored),
+                                                "replayed": False})
         return result, stored
 
     def record_sync(self, request_id: str, days: float, now: float) -> dict:
         """From now on posteriors use only outcomes observed in the last `days` days; {since, replayed}."""
-        digest = fingerprint({"days": days})
         with self.engine.begin() as conn:
-            if (first := self._replay(conn, request_id, "sync", digest)) is not None:
+            if (first := _claim(conn, request_id, "sync", fingerprint({"days": days}), now)) is not None:
                 return first
             since = now - days * 24 * 3600.0
             conn.execute(insert(strategy_syncs).values(since=since, at=now))
-            result = {"since": since, "replayed": False}
-            self._remember(conn, request_id, "sync", digest, result, now)
-        return result
+            return _answer(conn, request_id, {"since": since, "replayed": False})
 
-    def sync_window_start(self) -> float | None:
-        """Where the posteriors' evidence starts: the latest sync's `since`, or None (all of it)."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
-
-    def strategy_evidence(self, now: float, half_life_s: float | None) -> dict[str, tuple[float, float, int]]:
-        """Per strategy, from the log: (decayed wins, decayed losses, outcomes) in the sync window.
-        An outcome observed at t weighs 0.5 ** ((now - t) / half_life) (1 without decay)."""
-        o = strategy_outcomes
-        rate = LN2 / half_life_s if half_life_s else 0.0
-        weight = case((o.c.observed_at >= now, 1.0), else_=func.exp((o.c.observed_at - now) * rate))
-        query = (select(o.c.strategy, func.sum(case((o.c.win, weight), else_=0.0)),
-                        func.sum(case((o.c.win, 0.0), else_=weight)), func.count())
-                 .group_by(o.c.strategy).order_by(o.c.strategy))
+    def strategy_evidence(self, now: float, half_life_s: float | None) -> tuple[float | None, Evidence]:
+        """The sync window's start (None: all outcomes), and per strategy from the log in it:
+        (decayed wins, decayed losses, outcomes). An outcome observed at t weighs
+        0.5 ** ((now - t) / half_life) (1 without decay; 0 past 1,000 half-lives, where
+        PostgreSQL's exp() would underflow with an error)."""
+        o = strategy_outcomes.c
+        exponent = (o.observed_at - now) * (LN2 / half_life_s if half_life_s else 0.0)
+        weight = case((o.observed_at >= now, 1.0), (exponent < -700.0, 0.0), else_=func.exp(exponent))
+        query = (select(o.strategy, func.sum(case((o.win, weight), else_=0.0)),
+                        func.sum(case((o.win, 0.0), else_=weight)), func.count())
+                 .group_by(o.strategy).order_by(o.strategy))
         with self.engine.connect() as conn:
             since = conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
             if since is not None:
-                query = query.where(o.c.observed_at >= since)
-            return {s: (float(w), float(lo), int(n)) for s, w, lo, n in conn.execute(query)}
+                query = query.where(o.observed_at >= since)
+            return since, {s: (float(w), float(lo), int(n)) for s, w, lo, n in conn.execute(query)}
 
     # ---- predictions and model loads ----------------------------------------------------
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
 
     def write(self, records: list[tuple[str, dict]]) -> None:
         """Rows for several tables in one transaction: (table name, row)."""
@@ -174,13 +184,6 @@ class Store:
         with self.engine.begin() as conn:
             for table, rows in by_table.items():
                 conn.execute(insert(TABLES[table]), rows)
-
-    def promotions(self, deployment: str | None = None) -> list[dict]:
-        query = select(model_promotions).order_by(model_promotions.c.id)
-        if deployment:
-            query = query.where(model_promotions.c.deployment == deployment)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
 
     def rows(self, table: str, **equal) -> list[dict]:
         t = TABLES[table]
@@ -196,7 +199,7 @@ class Store:
         digest = fingerprint({"symbol": symbol, "t": timestamps.tolist(), "c": closes.tolist()})
         p = price_predictions
         with self.engine.begin() as conn:
-            if (first := self._replay(conn, request_id, "realised", digest)) is not None:
+            if (first := _claim(conn, request_id, "realised", digest, at)) is not None:
                 return first
             rows = conn.execute(select(p.c.id, p.c.as_of, p.c.last_close, p.c.horizon, p.c.flat_band_bp).where(
                 p.c.symbol == symbol, p.c.realised.is_(None), p.c.as_of >= timestamps[0],
@@ -208,9 +211,7 @@ class Store:
                     conn.execute(update(p).where(p.c.id == row.id, p.c.realised.is_(None)).values(
                         realised=got[0], realised_return=got[1], realised_at=at))
                     settled += 1
-            result = {"settled": settled, "replayed": False}
-            self._remember(conn, request_id, "realised", digest, result, at)
-        return result
+            return _answer(conn, request_id, {"settled": settled, "replayed": False})
 
     def price_predictions_since(self, symbol: str, since: float) -> list[dict]:
         p = price_predictions

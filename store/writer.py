@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from store.store import Store
 
@@ -24,8 +24,9 @@ logger = logging.getLogger("ray.serve")
 
 
 def _store_unreachable(exc: Exception) -> bool:
-    """A failure of the connection, not of the row: worth retrying the same rows later."""
-    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError")
+    """A failure of the connection or the database (unreachable, locked, a deadlock), not of
+    the row: worth retrying the same rows later."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 class BatchedWriter:
@@ -73,7 +74,7 @@ class BatchedWriter:
             return []
         except Exception as exc:
             if _store_unreachable(exc):
-                logger.error("store write of %d records failed, will retry: %s", len(batch), _one_line(exc))
+                logger.error("store write of %d records failed, will retry: %s", len(batch), _first_line(exc))
                 return batch
         for i, (table, row) in enumerate(batch):  # find the rows the store refuses on their own
             try:
@@ -84,7 +85,7 @@ class BatchedWriter:
                 self.set_aside[table] += 1
                 self.on_set_aside(table)
                 logger.error("a %s record was refused by the store and set aside (%d so far): %s",
-                             table, sum(self.set_aside.values()), _one_line(exc))
+                             table, sum(self.set_aside.values()), _first_line(exc))
         return []
 
     async def close(self) -> None:
@@ -94,6 +95,7 @@ class BatchedWriter:
         await self.flush()
 
 
-def _one_line(exc: Exception) -> str:
+def _first_line(exc: Exception) -> str:
+    """The database's own message, without the SQL and parameters SQLAlchemy appends."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"

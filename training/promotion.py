@@ -2,7 +2,8 @@
 
 `promote_and_follow` moves the registry's production pointer and, given the Ray dashboard
 address of a running graph, points its Price deployment at the new version (user_config,
-applied in place by `reconfigure`) and waits until /readyz reports that version. When the
+applied in place by `reconfigure`) and waits until /readyz reports that version
+`CONFIRMATIONS` times in a row (/readyz reaches one price replica at a time). When the
 graph cannot follow (the model does not load, the dashboard refuses or is down, the wait
 runs out), the pointer and the graph's config go back to what they were and PromotionFailed
 says what happened in one line: the registry and the graph never disagree for long.
@@ -21,6 +22,7 @@ from deployments.errors import one_line
 from models.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
+CONFIRMATIONS = 5
 
 
 class PromotionFailed(RuntimeError):
@@ -33,13 +35,12 @@ def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str
     path = registry.promote(version, reason=reason)
     if serve_address:
         try:
-            follow(path, version, serve_address, app, wait_s)
-        except Exception as exc:
+            _follow_or_restore(path, version, serve_address, app, wait_s)
+        except PromotionFailed as exc:
             registry.rollback()  # undoes exactly this promotion
-            _revert_graph(registry, previous, serve_address, app)
-            registry.record({"action": "promotion_failed", "version": version, "reason": one_line(exc)})
-            raise PromotionFailed(f"the graph did not take {version} ({one_line(exc)}); production stays "
-                                  f"{previous}: fix the model or the graph, then promote again") from exc
+            registry.record({"action": "promotion_failed", "version": version, "reason": str(exc)})
+            raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {previous}: "
+                                  "fix the model or the graph, then promote again") from exc.__cause__
     return path
 
 
@@ -49,48 +50,62 @@ def rollback_and_follow(registry: ModelRegistry, serve_address: str | None, app:
     version = registry.rollback()
     if serve_address:
         try:
-            follow(registry.path_of(version), version, serve_address, app, wait_s)
-        except Exception as exc:
+            _follow_or_restore(registry.path_of(version), version, serve_address, app, wait_s)
+        except PromotionFailed as exc:
             registry.promote(left, reason="rollback reverted: the graph could not load the earlier version")
-            _revert_graph(registry, left, serve_address, app)
-            raise PromotionFailed(f"the graph did not take {version} ({one_line(exc)}); production stays {left}: "
-                                  "fix the graph, then roll back again") from exc
+            raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {left}: "
+                                  "fix the graph, then roll back again") from exc.__cause__
     return version
 
 
-def _revert_graph(registry: ModelRegistry, version: str | None, serve_address: str, app: str) -> None:
-    if version is None:
-        return
+def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: str, wait_s: float) -> None:
+    """Point the graph at `model_dir` and wait until its price branch serves `version`; when
+    it does not, put the graph's Price config back exactly as it was (the replicas then keep
+    what they serve, and /readyz keeps naming the failure) and raise PromotionFailed."""
+    before: dict | None = None
+    reached = False
     try:
-        point_serve_at(registry.path_of(version), serve_address, app)
-    except Exception as exc:  # the graph was never reached, or is down: it still serves what it had
-        logger.warning("could not point the graph back at %s: %s", version, one_line(exc))
+        source = str(Path(model_dir).resolve())
+        readyz, before = set_price_config(serve_address, app, {"user_config": {"model_dir": source}}, wait_s)
+        reached = True
+        wait_for_version(readyz, source, version, wait_s)
+    except Exception as exc:
+        note = ""
+        if reached:
+            try:
+                set_price_config(serve_address, app, before, wait_s)
+            except Exception as restore_error:  # the graph went down meanwhile
+                note = (f"; its config could not be set back ({one_line(restore_error)}), so a replica that "
+                        "restarts would load the failed version")
+        raise PromotionFailed(one_line(exc) + note) from exc
 
 
-def follow(model_dir: Path, version: str, serve_address: str, app: str, wait_s: float) -> None:
-    """Point the graph at `model_dir` and wait until its price branch serves `version`."""
-    readyz = point_serve_at(model_dir, serve_address, app, wait_s)
-    deadline = time.monotonic() + wait_s
+def wait_for_version(readyz: str, source: str, version: str, wait_s: float) -> None:
+    """Until /readyz reports `version` CONFIRMATIONS times in a row; a replica that failed to
+    load `source` ends the wait at once."""
+    deadline, confirmed = time.monotonic() + wait_s, 0
     price: dict = {}
     while time.monotonic() < deadline:
         try:
             price = httpx.get(readyz, timeout=10).json()["branches"]["price"]
         except (httpx.HTTPError, KeyError, ValueError):
             price = {}
-        if price.get("ready") and price.get("version") == version:
+        if price.get("last_failed_source") == source:
+            raise RuntimeError(f"a price replica could not load it: {price['last_load_error'][len(source) + 2:]}")
+        confirmed = confirmed + 1 if price.get("ready") and price.get("version") == version else 0
+        if confirmed == CONFIRMATIONS:
             logger.info("the graph serves %s", version)
             return
-        error = price.get("last_load_error") or ""
-        if error.startswith(str(model_dir)):
-            raise RuntimeError(f"the price replica could not load it: {error[len(str(model_dir)) + 2:]}")
-        time.sleep(0.5)
-    raise TimeoutError(f"/readyz did not report {version} within {wait_s:g} s (price branch: {price or 'no answer'})")
+        time.sleep(0.2)
+    state = f"version {price.get('version')}, {price.get('state')}" if price else "no answer"
+    raise TimeoutError(f"/readyz did not report {version} within {wait_s:g} s (price branch: {state})")
 
 
-def point_serve_at(model_dir: str | Path, serve_address: str, app: str = "investiq", wait_s: float = 120) -> str:
-    """Set the Price deployment's user_config in the running application's config. Only the
-    user_config changes, so Serve calls reconfigure() on the live replicas: no restart.
-    Returns the application's /readyz address."""
+def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: float = 120) -> tuple[str, dict | None]:
+    """Set the Price deployment's entry in the running application's config (None: remove it,
+    back to what the builder made), and wait until the app is RUNNING again. When only its
+    user_config changes, Serve calls reconfigure() on the live replicas: no restart.
+    Returns the application's /readyz address and the entry it replaced."""
     from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
     from ray.serve.schema import ServeInstanceDetails
 
@@ -98,16 +113,16 @@ def point_serve_at(model_dir: str | Path, serve_address: str, app: str = "invest
     details = ServeInstanceDetails(**client.get_serve_details())
     if app not in details.applications:
         raise RuntimeError(f"no Serve application {app!r} at {serve_address}; is `serve run serve_config.yaml` up?")
-    applications = []
+    applications, before = [], None
     for name, state in details.applications.items():
         if state.deployed_app_config is None:
             raise RuntimeError(f"application {name!r} was not deployed from a config file, so its config cannot "
                                "be updated in place; start it with `serve run serve_config.yaml`")
         config = state.deployed_app_config.model_dump(exclude_unset=True)
         if name == app:
-            deployments = [d for d in config.get("deployments", []) if d.get("name") != "Price"]
-            price = next((d for d in config.get("deployments", []) if d.get("name") == "Price"), {"name": "Price"})
-            config["deployments"] = deployments + [{**price, "user_config": {"model_dir": str(Path(model_dir).resolve())}}]
+            others = [d for d in config.get("deployments", []) if d.get("name") != "Price"]
+            before = next((d for d in config.get("deployments", []) if d.get("name") == "Price"), None)
+            config["deployments"] = others + ([{**(before or {}), **price, "name": "Price"}] if price else [])
         applications.append(config)
     deployed_before = details.applications[app].last_deployed_time_s
     client.deploy_applications({"proxy_location": details.proxy_location,
@@ -117,8 +132,8 @@ def point_serve_at(model_dir: str | Path, serve_address: str, app: str = "invest
     while time.monotonic() < deadline:
         state = ServeInstanceDetails(**client.get_serve_details()).applications[app]
         if state.last_deployed_time_s > deployed_before and state.status == "RUNNING":
-            logger.info("Serve app %s now points the Price deployment at %s", app, model_dir)
+            logger.info("Serve app %s: Price deployment config now %s", app, price)
             host = urlparse(serve_address).hostname
-            return f"http://{host}:{details.http_options.port}{state.route_prefix.rstrip('/')}/readyz"
+            return f"http://{host}:{details.http_options.port}{state.route_prefix.rstrip('/')}/readyz", before
         time.sleep(1)
     raise TimeoutError(f"Serve app {app!r} did not return to RUNNING within {wait_s:g} s after the update")

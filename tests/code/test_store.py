@@ -3,6 +3,7 @@ by id that replay or conflict, posteriors read from the outcome log, acknowledge
 that survive a crash, and a batched writer that never jams."""
 
 import asyncio
+import math
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from models.strategy_weights import StrategyWeights
@@ -86,7 +87,7 @@ def test_a_store_from_before_alembic_is_upgraded_with_its_outcomes(tmp_path, leg
     upgraded = Store(url, migrate_schema=True)
     with upgraded.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
-    assert upgraded.strategy_evidence(now=1.0, half_life_s=None) == {"s": (1.0, 0.0, 1)}
+    assert upgraded.strategy_evidence(now=1.0, half_life_s=None) == (None, {"s": (1.0, 0.0, 1)})
     result, _ = upgraded.record_outcomes("r", "d", [outcome("k", win=False)], 3.0)
     assert result["recorded"] == 1
 
@@ -103,15 +104,15 @@ def test_a_request_id_reused_for_other_outcomes_is_refused_and_loses_nothing(sto
     store.record_outcomes("req", "digest-a", [outcome("req#0")], 5.0)
     with pytest.raises(Conflict, match="request_id 'req'") as error:
         store.record_outcomes("req", "digest-b", [outcome("req#0", win=False)], 6.0)
-    assert error.value.loc == ("body", "request_id")
-    assert store.strategy_evidence(now=5.0, half_life_s=None) == {"s": (1.0, 0.0, 1)}
+    assert error.value.loc == ("request_id",)
+    assert store.strategy_evidence(now=5.0, half_life_s=None)[1] == {"s": (1.0, 0.0, 1)}
 
 
 def test_an_outcome_id_reused_for_other_content_is_refused_with_nothing_of_its_request_recorded(store):
     store.record_outcomes("a", "da", [outcome("trade-1", content="win at 1")], 5.0)
     with pytest.raises(Conflict) as error:
         store.record_outcomes("b", "db", [outcome("trade-2"), outcome("trade-1", content="loss at 2")], 6.0)
-    assert error.value.loc == ("body", "outcomes", 1, "id")
+    assert error.value.loc == ("outcomes", 1, "id")
     assert store.count("strategy_outcomes") == 1 and store.count("requests") == 1  # all or nothing
     result, _ = store.record_outcomes("c", "dc", [outcome("trade-1", content="win at 1"), outcome("trade-3")], 7.0)
     assert result == {"recorded": 1, "duplicates": 1, "replayed": False}  # the same trade again: a duplicate
@@ -125,7 +126,7 @@ def test_posteriors_from_the_log_equal_the_incremental_ones(store):
     for event in reversed(events):
         memory.update(*event)
     now = 70 * 3600.0
-    from_log = store.strategy_evidence(now, half_life_s=DAY)
+    _, from_log = store.strategy_evidence(now, half_life_s=DAY)
     assert from_log.keys() == memory.evidence(now).keys()
     for name, (wins, losses, n) in memory.evidence(now).items():
         assert from_log[name] == (pytest.approx(wins), pytest.approx(losses), n)
@@ -137,7 +138,7 @@ def test_after_a_sync_old_outcomes_recorded_later_stay_out_of_the_posteriors(sto
     store.record_outcomes("r1", "d1", [outcome("old", True, now - 30 * DAY), outcome("new", False, now - DAY)], now)
     store.record_sync("sync", days=7, now=now)
     store.record_outcomes("r2", "d2", [outcome("late-old", True, now - 20 * DAY)], now)
-    assert store.strategy_evidence(now, half_life_s=None) == {"s": (0.0, 1.0, 1)}
+    assert store.strategy_evidence(now, half_life_s=None)[1] == {"s": (0.0, 1.0, 1)}
 
 
 def test_a_sync_resent_keeps_its_first_window(store):
@@ -224,3 +225,53 @@ def test_the_writer_bounds_what_waits_for_an_unreachable_store(store):
 
     assert asyncio.run(scenario()) == 3
     assert [r["request_id"] for r in store.rows("signals")] == ["r3", "r4", "r5", "r6", "r7"]
+
+
+def test_two_ledgers_racing_on_one_request_id_record_one_and_refuse_or_replay_the_other(tmp_path):
+    """An old and a new Ledger while Serve replaces one: two stores on one database."""
+    import threading
+
+    url = sqlite_url(tmp_path)
+    stores = [Store(url, migrate_schema=True), Store(url)]
+    for round_, contents in enumerate((("same", "same"), ("win", "loss"))):
+        request_id, barrier, answers = f"race-{round_}", threading.Barrier(2), [None, None]
+
+        def send(i: int) -> None:
+            barrier.wait()
+            win = contents[i] != "loss"
+            try:
+                answers[i] = stores[i].record_outcomes(request_id, contents[i], [outcome(f"{request_id}#0", win)],
+                                                       1.0)[0]
+            except Conflict as exc:
+                answers[i] = exc
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        recorded = [a for a in answers if isinstance(a, dict) and not a["replayed"]]
+        assert len(recorded) == 1 and recorded[0]["recorded"] == 1, answers
+        other = answers[1 - answers.index(recorded[0])]
+        if contents[0] == contents[1]:
+            assert other == {**recorded[0], "replayed": True}
+        else:
+            assert isinstance(other, Conflict)
+        keys = [r["idempotency_key"] for r in stores[0].rows("strategy_outcomes")]
+        assert keys.count(f"{request_id}#0") == 1
+
+
+def test_evidence_a_thousand_half_lives_old_weighs_nothing_and_raises_nothing(store):
+    """PostgreSQL's exp() raises on underflow where Python's returns 0: the sum must never ask it to."""
+    def exp_like_postgresql(x: float) -> float:
+        if x < -708:
+            raise ValueError("value out of range: underflow")
+        return math.exp(x)
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect",
+                 lambda dbapi, _: dbapi.create_function("exp", 1, exp_like_postgresql, deterministic=True))
+    now = 100 * 365 * DAY
+    store.record_outcomes("r", "d", [outcome("ancient", True, 0.0), outcome("recent", False, now - DAY)], now)
+    _, evidence = store.strategy_evidence(now, half_life_s=DAY)
+    assert evidence == {"s": (0.0, pytest.approx(0.5), 2)}

@@ -118,7 +118,7 @@ def test_outcomes_survive_a_ledger_restart(client):
 
     before = durable(r.json()["weights"])
     replica = next(a for a in ray.util.list_named_actors(all_namespaces=True)
-                   if "Ledger" in a["name"] and "SERVE_REPLICA" in a["name"])
+                   if f"{APP}#Ledger" in a["name"] and "SERVE_REPLICA" in a["name"])
     ray.kill(ray.get_actor(replica["name"], namespace=replica["namespace"]), no_restart=True)
     after = wait_until(
         lambda: client.get("/v1/strategies/weights").status_code == 200 and client.get("/v1/strategies/weights").json(),
