@@ -45,8 +45,10 @@ def test_the_manifest_exposes_the_graph_only_with_an_api_key_from_a_secret(monke
     groups = [manifest["spec"]["rayClusterConfig"]["headGroupSpec"], *manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]]
     for group in groups:
         for container in group["template"]["spec"]["containers"]:
-            key = next(e for e in container["env"] if e["name"] == IngressConfig().api_key_env)
-            assert "secretKeyRef" in key["valueFrom"], container["name"]
+            env = {e["name"]: e for e in container["env"]}
+            assert "secretKeyRef" in env[IngressConfig().api_key_env]["valueFrom"], container["name"]
+            # The dashboard (Jobs and Serve REST APIs) binds 0.0.0.0 too: Ray's token auth guards it.
+            assert env["RAY_AUTH_MODE"]["value"] == "token" and "secretKeyRef" in env["RAY_AUTH_TOKEN"]["valueFrom"]
     monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
     with pytest.raises(ValueError, match="is not set"):
         check_exposure(host, IngressConfig())
