@@ -1,11 +1,11 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.price_direction import CHANNELS, CLASSES, METADATA_FILE, PriceDirectionModel, ohlcv_features
 from models.signal_merge import MergeConfig, merge_signal
+from tests.model.synthetic import drifting_frame
 from tests.support import TINY_CONTEXT, random_walk_bars
 from training.data import make_samples
 from training.train import TrainConfig, train
@@ -86,27 +86,14 @@ def test_old_directories_take_base_rates_from_extra_and_still_load(tiny_price_di
     assert f.base_rate_return == pytest.approx(0.5 * 0.002 - 0.4 * 0.002)
 
 
-def drifting_frame(n: int, seed: int, drift: float = 8e-4, vol: float = 1e-3) -> pd.DataFrame:
-    """5-minute bars whose returns are i.i.d. with a strong upward drift: the past says
-    nothing about the future, but most horizons go up."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(drift, vol, n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    spread = rng.uniform(0, 5e-4, (2, n))
-    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * (1 + spread[0]),
-                         "low": np.minimum(open_, close) * (1 - spread[1]), "close": close,
-                         "volume": rng.integers(1_000, 100_000, n).astype(float)},
-                        index=pd.date_range("2025-01-06 09:30", periods=n, freq="5min", name="timestamp"))
-
-
 def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_information():
     """The issue's Done-when: the raw P(up) - P(down) of such a model is the drift; the merged
     score (driven by the edge over the base rates) is centred on 0."""
     config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
                          num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
-    model, _ = train(drifting_frame(3000, seed=1), config, version="drift")
+    model, _ = train(drifting_frame(3000, seed=1, drift=8e-4), config, version="drift")
     assert model.metadata.base_rates[0] > 0.7  # most training horizons went up
-    fresh = make_samples(drifting_frame(1200, seed=2), config.context_length, config.horizon, config.flat_band_bp)
+    fresh = make_samples(drifting_frame(1200, seed=2, drift=8e-4), config.context_length, config.horizon, config.flat_band_bp)
     ends = fresh.ends()[::4]
     forecasts = model.predict_windows(np.stack([model.normalise(fresh.window(e)) for e in ends]))
     raw = np.array([f.probabilities["up"] - f.probabilities["down"] for f in forecasts])
