@@ -134,14 +134,14 @@ def version_line(version: str, meta: dict) -> str:
     gate = extra.get("gate")
     if gate:
         figures = gate["figures"]
-        tests = [f"{other}: {figures[f'vs_{other}']['mean_difference']:+.4f} "
-                 f"(upper {figures[f'vs_{other}']['upper_bound']:+.4f})"
-                 for other in ("production", "base_rate") if f"vs_{other}" in figures]
+        tests = [f"vs {other.replace('_', ' ')} {test['mean_difference']:+.4f} nats ({bound} {test[bound + '_bound']:+.4f})"
+                 for other in ("production", "base_rate") if (test := figures.get(f"vs_{other}"))
+                 for bound in ["upper" if test["rule"] == "non-inferiority" else "lower"]]
         verdict = "promoted" if gate["promoted"] else "passed" if gate["passed"] else "refused"
-        line += f"\n      gate: {verdict}" + (f"; log-loss vs {', vs '.join(tests)} nats, margin "
-                                                f"{figures['margin']:g}" if tests else f"; {gate['reasons'][0]}")
+        line += f"  gate={verdict}" + (f" [{'; '.join(tests)}; margin {figures['margin']:g}]" if tests
+                                       else f" [{gate['reasons'][0]}]")
     if extra.get("mlflow_run_id"):
-        line += f"\n      mlflow run {extra['mlflow_run_id']}"
+        line += f"  mlflow_run={extra['mlflow_run_id']}"
     return line
 
 

@@ -98,7 +98,7 @@ def test_decisions_and_figures_are_stored_in_the_registry_and_listed(frame, prod
     assert registry.decisions()[1]["gate"]["vs_production"] == meta["figures"]["vs_production"]
     cli(["models", "--registry", str(registry.root)])
     listing = capsys.readouterr().out
-    assert "* v1" in listing and "gate: refused; log-loss vs production: +" in listing
+    assert "* v1" in listing and "gate=refused [vs production +" in listing and "(upper +" in listing
     assert "flat_band=5.0bp/0.0vol  bars=300s/" in listing
 
 
