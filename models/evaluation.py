@@ -7,18 +7,23 @@ import math
 
 import numpy as np
 
-from models.direction import CLASSES, direction_labels
+from models.direction import CLASSES, direction_labels, flat_band
 
 
 def realised_direction(as_of: float, last_close: float, horizon: int, flat_band_bp: float,
-                       timestamps: np.ndarray, closes: np.ndarray) -> tuple[str, float] | None:
+                       timestamps: np.ndarray, closes: np.ndarray,
+                       flat_band_vol: float = 0.0) -> tuple[str, float] | None:
     """The class and log return `horizon` bars after the bar at `as_of` (epoch seconds), or
-    None while `timestamps` (increasing) do not hold that bar and the one `horizon` later."""
+    None while `timestamps` (increasing) do not hold that bar and the one `horizon` later.
+    Labelled as the model was trained (its metadata's flat_band_bp and flat_band_vol); a
+    volatility band reads the given bars up to `as_of`, so send the bars before it too."""
     i = int(np.searchsorted(timestamps, as_of - 1e-3))
     if i >= len(timestamps) or abs(timestamps[i] - as_of) > 1e-3 or i + horizon >= len(timestamps):
         return None
     log_return = math.log(closes[i + horizon] / last_close)
-    return CLASSES[direction_labels(np.array([log_return]), flat_band_bp / 1e4)[0]], log_return
+    band = np.atleast_1d(flat_band(np.asarray(closes[:i + 1], dtype=np.float64), horizon, flat_band_bp,
+                                   flat_band_vol))[-1]
+    return CLASSES[direction_labels(np.array([log_return]), band)[0]], log_return
 
 
 def window_losses(probs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -40,6 +40,7 @@ def test_price_score_is_the_edge_over_the_base_rates():
     assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}, base) == pytest.approx(0.0)  # the prior: no signal
     assert price_score({"up": 0.60, "flat": 0.05, "down": 0.35}, base) == pytest.approx(0.10)
     assert price_score({"up": 0.50, "flat": 0.05, "down": 0.45}, base) == pytest.approx(-0.10)
+    assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}) == pytest.approx(0.15)  # no base rates: raw, as before
 
 
 def test_a_prior_that_leans_up_needs_as_much_news_to_buy_as_to_sell():
