@@ -209,19 +209,19 @@ def reference_wording(comparison: dict | None) -> str:
 
 
 def backtest_verdict(b: dict) -> str:
-    """Whether the served signal's rule beats buy-and-hold, from the paired test and interval."""
+    """The served signal's rule against buy-and-hold: the paired P&L test says whether it makes
+    more or less per period, the Sharpe interval whether its risk-adjusted return differs."""
     comparison = b["vs_reference"]
     low, high = comparison["sharpe_difference_ci"]
     if b["exposure"] == 0:
         return "PatchTST's rule never traded on the test windows: no threshold made money on validation."
-    if comparison["p_value"] < 0.05 and low > 0:
-        return (f"PatchTST's rule beats buy-and-hold: P&L difference t {comparison['t']:+.2f}, Sharpe difference "
-                f"[{low:+.2f}, {high:+.2f}].")
-    return (f"PatchTST's rule is not distinguishable from buy-and-hold: P&L difference t {comparison['t']:+.2f} "
-            f"(p {comparison['p_value']:.2f}), Sharpe difference [{low:+.2f}, {high:+.2f}] includes zero"
-            if low <= 0 <= high else
-            f"PatchTST's rule is not shown to beat buy-and-hold: P&L difference t {comparison['t']:+.2f} "
-            f"(p {comparison['p_value']:.2f}), Sharpe difference [{low:+.2f}, {high:+.2f}]") + "."
+    if comparison["p_value"] < 0.05:
+        pnl = f"makes {'more' if comparison['t'] > 0 else 'less'} per period than buy-and-hold"
+    else:
+        pnl = "is not distinguishable from buy-and-hold per period"
+    sharpe = ("includes zero" if low <= 0 <= high else "is above zero" if low > 0 else "is below zero")
+    return (f"PatchTST's rule {pnl}: P&L difference t {comparison['t']:+.2f} (p {comparison['p_value']:.2f}); "
+            f"its Sharpe difference [{low:+.2f}, {high:+.2f}] {sharpe}.")
 
 
 def ensemble_verdict(scores: dict) -> str:
