@@ -82,13 +82,13 @@ def cmd_tune(args: argparse.Namespace) -> None:
     from models.price_direction import PriceDirectionModel
     from models.registry import new_version
     from training.tracking import resolve_tracking_uri
-    from training.tune import best_of, run_sweep
+    from training.tune import best_of, best_run_id, run_sweep
 
     frame, uri = _bars(args), resolve_tracking_uri(args.tracking_uri)
     results = run_sweep(frame, _train_config(args), args.num_samples, args.storage_path, name=args.name,
                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                         max_concurrent=args.max_concurrent, resume=args.resume, tracking_uri=uri, session=args.session)
-    config, model_dir, run_id = best_of(results, uri)
+    (config, model_dir), run_id = best_of(results), best_run_id(results, uri)
     summary = {"best_config": config.__dict__, "experiment": str(Path(args.storage_path) / args.name),
                "mlflow_run_id": run_id}
     if args.registry:

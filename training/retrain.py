@@ -199,11 +199,11 @@ def retrain(frame: pd.DataFrame, registry_root: str | Path, config: TrainConfig 
                              f"labelled {labelling(config)} cannot be compared with it")
     version = new_version()
     if sweep_samples:
-        from training.tune import best_of, run_sweep
+        from training.tune import best_of, best_run_id, run_sweep
 
         results = run_sweep(frame, config, sweep_samples, storage_path, name=f"retrain-{version}",
                             tracking_uri=tracking_uri, session=session)
-        config, model_dir, run_id = best_of(results, tracking_uri)
+        (config, model_dir), run_id = best_of(results), best_run_id(results, tracking_uri)
         candidate = PriceDirectionModel.load(model_dir, prefer_gpu=False)
         shutil.rmtree(model_dir.parent, ignore_errors=True)  # best_of's local copy of the checkpoint
     else:

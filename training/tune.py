@@ -109,14 +109,18 @@ def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_
     return tuner.fit()
 
 
-def best_of(results, tracking_uri: str | None = None) -> tuple[TrainConfig, Path, str | None]:
-    """The best trial's configuration, the model directory in its last checkpoint (which holds
-    that trial's best epoch), copied to a temporary folder the caller removes, and the trial's
-    MLflow run id (None when not tracked)."""
+def best_of(results) -> tuple[TrainConfig, Path]:
+    """The best trial's configuration and the model directory in its last checkpoint (which
+    holds that trial's best epoch), copied to a temporary folder the caller removes."""
     best = results.get_best_result(metric=METRIC, mode=MODE, scope="all")
     if best.checkpoint is None:
         raise RuntimeError("no trial of the sweep produced a checkpoint")
     model_dir = Path(best.checkpoint.to_directory()) / MODEL_SUBDIR
     metadata = PriceDirectionModel.load(model_dir, prefer_gpu=False).metadata
-    run_id = trial_run_id(tracking_uri, Path(results.experiment_path).name, best.metrics["trial_id"])
-    return TrainConfig(**metadata.extra["train_config"]), model_dir, run_id
+    return TrainConfig(**metadata.extra["train_config"]), model_dir
+
+
+def best_run_id(results, tracking_uri: str | None) -> str | None:
+    """The MLflow run of the sweep's best trial (None when the sweep was not tracked)."""
+    best = results.get_best_result(metric=METRIC, mode=MODE, scope="all")
+    return trial_run_id(tracking_uri, Path(results.experiment_path).name, best.metrics["trial_id"])

@@ -13,7 +13,7 @@ from training import tracking
 from training.cli import main as cli
 from training.retrain import consider
 from training.train import TrainConfig
-from training.tune import best_of, run_sweep
+from training.tune import best_of, best_run_id, run_sweep
 
 TINY = ["--context-length", "32", "--horizon", "4", "--patch-length", "8", "--patch-stride", "8", "--d-model", "8",
         "--num-attention-heads", "2", "--num-hidden-layers", "1", "--ffn-dim", "16", "--max-epochs", "2"]
@@ -81,7 +81,7 @@ def test_every_trial_of_a_sweep_is_an_mlflow_run_and_the_best_can_be_promoted(ra
     assert all("learning_rate" in r.data.params and "val_loss" in r.data.metrics for r in trials)
     assert trials[0].data.tags["data_bars"] == "600"
 
-    config, model_dir, run_id = best_of(results, uri)
+    (config, model_dir), run_id = best_of(results), best_run_id(results, uri)
     assert run_id in {r.info.run_id for r in trials}
     from models.price_direction import PriceDirectionModel
 
