@@ -40,7 +40,7 @@ from deployments.schemas import (
     PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, SentimentRequest, SentimentResponse,
     SignalRequest, SignalResponse, StrategyWeightsResponse, SyncResponse,
 )
-from models.signal_merge import merge_signal, price_score
+from models.signal_merge import merge_signal
 
 logger = logging.getLogger("ray.serve")
 
@@ -83,7 +83,7 @@ def price_record(request_id: str | None, symbol: str, bars, answer: PriceRespons
         "as_of": bars.timestamps[-1].timestamp(), "last_close": bars.close[-1],
         "horizon": answer.horizon, "flat_band_bp": answer.flat_band_bp,
         "model_version": f"{answer.model_id}@{answer.version}",
-        "p_up": p["up"], "p_flat": p["flat"], "p_down": p["down"]})
+        "p_up": p["up"], "p_flat": p["flat"], "p_down": p["down"], "score": answer.score})
 
 
 @serve.deployment(name="Ingress")
@@ -190,8 +190,8 @@ class SignalIngress:
         if strategies is not None and request.outcomes:
             outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
             strategies = strategies.weights
-        merged = merge_signal(price_score(price.probabilities) if price else None,
-                              sentiment.score if sentiment else None, self.config.merge)
+        merged = merge_signal(price.score if price else None, sentiment.score if sentiment else None,
+                              self.config.merge)
         reasons = not_actionable_because(shadow, results, self.config.quorum)
         versions = {name: f"{answer.model_id}@{answer.version}"
                     for name, answer in (("sentiment", sentiment), ("price", price)) if answer is not None}

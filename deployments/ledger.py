@@ -34,13 +34,26 @@ from deployments.schemas import (
     StrategyWeightsResponse, SyncResponse,
 )
 from models.direction import CLASSES
-from models.evaluation import direction_scores
+from models.evaluation import direction_scores, hit_rate_by_confidence, information_coefficient
 from models.strategy_weights import beta_parameters, summarise, thompson_draw
 from store.store import OutcomeRow, Store, fingerprint
 from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
 LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_predictions"})
+
+
+def _scores(settled: list[dict]) -> dict:
+    """Direction scores of settled predictions, with IC and hit rate by confidence of the served
+    score where it was logged."""
+    scores = direction_scores(np.array([[r[f"p_{c}"] for c in CLASSES] for r in settled]),
+                              [r["realised"] for r in settled])
+    scored = [r for r in settled if r["score"] is not None]
+    if scored:
+        served, realised = (np.array([r[k] for r in scored]) for k in ("score", "realised_return"))
+        scores["information_coefficient"] = information_coefficient(served, realised)
+        scores["hit_rate_by_confidence"] = hit_rate_by_confidence(served, realised)
+    return scores
 
 
 def _utc(epoch_s: float | None) -> datetime | None:
@@ -136,10 +149,7 @@ class Ledger:
                 settled[row["model_version"]].append(row)
         return EvaluationResponse(
             symbol=symbol, days=days, since=_utc(since), unsettled=sum(r["realised"] is None for r in rows),
-            by_model_version={
-                version: direction_scores(np.array([[r[f"p_{c}"] for c in CLASSES] for r in group]),
-                                          [r["realised"] for r in group])
-                for version, group in settled.items()})
+            by_model_version={version: _scores(group) for version, group in settled.items()})
 
     async def status(self) -> BranchReadiness:
         """Ready while the store answers; says how many records wait, were set aside or dropped."""

@@ -23,6 +23,7 @@ from deployments.metrics import PriceMetrics
 from deployments.model_slot import ModelSlot
 from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, PriceResponse
+from models.bar_spacing import bar_spacing_error
 from models.price_direction import CLASSES, PriceDirectionModel
 from models.registry import resolve_model_dir
 
@@ -60,12 +61,15 @@ class PriceDeployment:
             raise InvalidInput(
                 f"bars has {len(bars['close'])} bars; this model needs at least {model.min_bars}", ("bars",)
             )
+        if error := bar_spacing_error(bars["timestamps"], model.metadata.bar_interval_s):
+            raise InvalidInput(error, ("bars", "timestamps"))
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         forecast = await self._predict_batch((model, window))
         meta = model.metadata
-        self.metrics.predictions.inc(tags={"direction": max(CLASSES, key=forecast.probabilities.get)})
+        self.metrics.predictions.inc(tags={"direction": max(CLASSES, key=forecast.edges.get)})
         return PriceResponse(model_id=meta.model_id, version=meta.version, horizon=forecast.horizon,
-                             probabilities=forecast.probabilities, expected_return=forecast.expected_return,
+                             probabilities=forecast.probabilities, edges=forecast.edges, score=forecast.score,
+                             expected_return=forecast.expected_return, base_rate_return=forecast.base_rate_return,
                              flat_band_bp=meta.flat_band_bp)
 
     @serve.batch

@@ -80,7 +80,9 @@ class Bars(Strict):
         return self
 
     def columns(self) -> dict[str, list[float]]:
-        return {k: getattr(self, k) for k in ("open", "high", "low", "close", "volume")}
+        """What the price model reads: OHLCV, and the timestamps as epoch seconds (to check their spacing)."""
+        return {"timestamps": [t.timestamp() for t in self.timestamps],
+                **{k: getattr(self, k) for k in ("open", "high", "low", "close", "volume")}}
 
 
 class StrategyOutcome(Strict):
@@ -168,7 +170,12 @@ class PriceResponse(BaseModel):
     version: str
     horizon: int
     probabilities: dict[str, float] = Field(description="P(up), P(flat), P(down) over `horizon` bars")
-    expected_return: float = Field(description="expected log return over the horizon")
+    edges: dict[str, float] = Field(description="P(class) minus its training base rate")
+    score: float = Field(description="edges[up] - edges[down]: what the merge uses; 0 for a model that "
+                                     "only repeats its training base rates")
+    expected_return: float = Field(description="expected log return over the horizon in excess of the training "
+                                               "period's average (no drift: 0 at the base rates)")
+    base_rate_return: float = Field(description="the training period's average horizon log return (its drift)")
     flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat")
 
 
@@ -215,12 +222,33 @@ class RealisedResponse(BaseModel):
     replayed: bool = False
 
 
+class InformationCoefficient(BaseModel):
+    n: int
+    ic: float | None = Field(description="Pearson correlation of the served score with the realised return")
+    ic_t: float | None = Field(description="its t-statistic with Newey-West errors")
+    ic_p: float | None
+    rank_ic: float | None = Field(description="Spearman correlation")
+    rank_ic_t: float | None
+    rank_ic_p: float | None
+
+
+class ConfidenceBucket(BaseModel):
+    n: int
+    min_confidence: float
+    max_confidence: float
+    hit_rate: float = Field(description="share of calls whose sign the realised return had")
+    hit_rate_ci: list[float] = Field(description="95 % Wilson interval")
+
+
 class DirectionScores(BaseModel):
     n: int
     accuracy: float | None
     brier: float | None = Field(description="multi-class Brier score, 0 best, 2 worst")
     brier_base_rate: float | None = Field(description="Brier score of the window's own class frequencies")
     realised_counts: dict[str, int]
+    information_coefficient: InformationCoefficient | None = Field(
+        None, description="of the served score against the realised return (predictions logged with a score)")
+    hit_rate_by_confidence: list[ConfidenceBucket] = Field(default_factory=list, description="by |score|, quartiles")
 
 
 class EvaluationResponse(BaseModel):

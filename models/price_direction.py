@@ -2,9 +2,16 @@
 
 The model reads `context_length` bars turned into stationary channels (log return, log
 high/low range, log close/open body, log volume) and classifies the log return over the
-next `horizon` bars as up / flat / down (flat = within ±flat_band_bp). Probabilities are
-temperature-scaled (the temperature is fitted on validation data by training), and the
-expected return is the probability-weighted mean return each class had in training.
+next `horizon` bars as up / flat / down (flat = within ±flat_band_bp, or flat_band_vol
+trailing volatilities if wider). Probabilities are temperature-scaled (the temperature is
+fitted on validation data by training).
+
+A model that has learnt nothing forecasts the training base rates, and on drifting data
+those are lopsided (SPY 5-minute: more up than down). So each forecast also says how far it
+departs from them: the edge per class, P(class) - base rate; the score, edge(up) -
+edge(down), which is 0 for a model that matches its prior; and the expected return in
+excess of the training period's average, sum((P(class) - base rate) x class mean return).
+The training period's own average (the drift) is reported apart, as `base_rate_return`.
 
 A model is a directory: transformers' config.json + weights, and `investiq.json` with the
 normalisation statistics, temperature and metadata.
@@ -13,6 +20,7 @@ normalisation statistics, temperature and metadata.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +28,9 @@ import numpy as np
 import torch
 from transformers import PatchTSTConfig, PatchTSTForClassification
 
-from models.direction import CLASSES
+from models.direction import CLASSES, edge_score
 
+logger = logging.getLogger(__name__)
 CHANNELS = ("log_return", "log_range", "log_body", "log_volume")
 METADATA_FILE = "investiq.json"
 
@@ -52,14 +61,26 @@ class PriceModelMetadata:
     class_mean_returns: list[float]  # mean horizon log return per class, in CLASSES order
     temperature: float = 1.0
     channels: list[str] = field(default_factory=lambda: list(CHANNELS))
-    extra: dict = field(default_factory=dict)  # training window, metrics, commit
+    extra: dict = field(default_factory=dict)  # training window, metrics, commit, gate, MLflow run
+    # Stored since issue 13; None in older model directories (see PriceDirectionModel.load).
+    base_rates: list[float] | None = None  # training class frequencies, in CLASSES order
+    flat_band_vol: float = 0.0  # > 0: the flat band was this many horizon volatilities where wider
+    bar_interval_s: float | None = None  # the most common spacing of the training bars
+    session: str | None = None  # "regular" (09:30-15:55 US/Eastern weekdays) or "all"
+
+    def labelling(self) -> dict:
+        """What decides a window's class: two models compare only when these agree."""
+        return {"horizon": self.horizon, "flat_band_bp": self.flat_band_bp, "flat_band_vol": self.flat_band_vol}
 
 
 @dataclass(frozen=True)
 class PriceForecast:
-    probabilities: dict[str, float]
-    expected_return: float  # log return over the horizon
+    probabilities: dict[str, float]  # calibrated, in CLASSES order
+    expected_return: float  # log return over the horizon in excess of the training average: 0 at the base rates
     horizon: int
+    edges: dict[str, float]  # P(class) - training base rate
+    score: float  # edges["up"] - edges["down"]: the price branch's signal, 0 when the model matches its prior
+    base_rate_return: float  # the training period's average horizon log return (its drift)
 
 
 def build_patchtst(
@@ -104,6 +125,19 @@ class PriceDirectionModel:
         self.network.to(self.device).eval()
         self._mean = np.asarray(metadata.feature_mean, dtype=np.float32)
         self._std = np.asarray(metadata.feature_std, dtype=np.float32)
+        self.base_rates = self._base_rates_of(metadata)
+
+    @staticmethod
+    def _base_rates_of(metadata: PriceModelMetadata) -> np.ndarray:
+        """The training base rates. Models trained before they were stored kept them in
+        extra["base_rates"]; a directory without even that (built by hand) gets uniform
+        rates, under which the score is the old P(up) - P(down). Both cases are logged."""
+        if metadata.base_rates is not None:
+            return np.asarray(metadata.base_rates, dtype=np.float64)
+        rates = metadata.extra.get("base_rates")
+        logger.warning("price model %s has no base_rates in its metadata; edges are against %s", metadata.version,
+                       "extra.base_rates" if rates else "uniform rates (1/3 each)")
+        return np.array([rates[c] for c in CLASSES] if rates else [1 / len(CLASSES)] * len(CLASSES), dtype=np.float64)
 
     @property
     def context_length(self) -> int:
@@ -131,15 +165,21 @@ class PriceDirectionModel:
         x = torch.as_tensor(np.asarray(windows, dtype=np.float32), device=self.device)
         logits = self.network(past_values=x).prediction_logits.float()
         probs = torch.softmax(logits / self.metadata.temperature, dim=-1).cpu().numpy()
-        class_returns = np.asarray(self.metadata.class_mean_returns)
-        return [
-            PriceForecast(
-                probabilities={c: float(p) for c, p in zip(CLASSES, row)},
-                expected_return=float(row @ class_returns),
-                horizon=self.metadata.horizon,
-            )
-            for row in probs
-        ]
+        return [self.forecast(row) for row in probs]
+
+    def forecast(self, probabilities: np.ndarray) -> PriceForecast:
+        """A forecast from calibrated class probabilities (CLASSES order), edges included."""
+        base = self.base_rates
+        class_returns = np.asarray(self.metadata.class_mean_returns, dtype=np.float64)
+        edges = np.asarray(probabilities, dtype=np.float64) - base
+        return PriceForecast(
+            probabilities={c: float(p) for c, p in zip(CLASSES, probabilities)},
+            expected_return=float(edges @ class_returns),
+            horizon=self.metadata.horizon,
+            edges={c: float(e) for c, e in zip(CLASSES, edges)},
+            score=float(edge_score(probabilities, base)),
+            base_rate_return=float(base @ class_returns),
+        )
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

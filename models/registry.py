@@ -2,7 +2,8 @@
 
     <root>/versions/<version>/   a complete model directory (weights, config, investiq.json)
     <root>/production.json       {"version": ..., "history": [older production versions]}
-    <root>/decisions.jsonl       one line per promotion, rollback or rejected candidate
+    <root>/decisions.jsonl       one line per promotion, rollback or rejected candidate, with the
+                                 promotion gate's figures and reasons where a gate decided
 
 Publishing writes the model beside the store and renames it into `versions/` (atomic on one
 filesystem), and the pointer is replaced atomically and fsync'd, so a reader never sees a
@@ -77,9 +78,10 @@ class ModelRegistry:
             raise FileNotFoundError(f"model registry {self.root} has no production version yet")
         return self.path_of(version)
 
-    def publish(self, model_dir: str | Path, version: str) -> Path:
+    def publish(self, model_dir: str | Path, version: str, extra: dict | None = None) -> Path:
         """Copy a finished model directory in as `version`; it appears whole or not at all.
-        The copy's metadata carries `version`, so what Serve reports is the registry's name."""
+        The copy's metadata carries `version`, so what Serve reports is the registry's name,
+        and `extra` merged into its `extra` (e.g. the gate's decision, the MLflow run id)."""
         target = self.versions_dir / version
         if target.exists():
             raise FileExistsError(f"version {version!r} already exists in {self.root}")
@@ -88,7 +90,9 @@ class ModelRegistry:
         try:
             shutil.copytree(model_dir, staging, dirs_exist_ok=True)
             meta_path = staging / METADATA_FILE
-            meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "version": version}, indent=2))
+            meta = json.loads(meta_path.read_text())
+            meta.update(version=version, extra={**meta.get("extra", {}), **(extra or {})})
+            meta_path.write_text(json.dumps(meta, indent=2))
             for file in staging.iterdir():
                 with open(file, "rb") as f:
                     os.fsync(f.fileno())
@@ -99,21 +103,28 @@ class ModelRegistry:
             raise
         return target
 
-    def promote(self, version: str, reason: str = "promoted by hand") -> Path:
+    def promote(self, version: str, reason: str = "promoted by hand", gate: dict | None = None) -> Path:
+        """Make `version` production; `gate`: the promotion gate's figures, recorded with it.
+        Promoting the production version changes nothing (no second history entry)."""
         path = self.path_of(version)
         pointer = self._pointer()
+        if pointer["version"] == version:
+            return path
         history = pointer["history"] + ([pointer["version"]] if pointer["version"] else [])
         _write_atomic(self.root / POINTER, json.dumps({"version": version, "history": history}))
-        self.record({"action": "promote", "version": version, "previous": pointer["version"], "reason": reason})
+        self.record({"action": "promote", "version": version, "previous": pointer["version"], "reason": reason,
+                     **({"gate": gate} if gate is not None else {})})
         return path
 
-    def rollback(self) -> str:
-        """Production goes back to the version before it."""
+    def rollback(self, to_none: bool = False) -> str | None:
+        """Production goes back to the version before it; with `to_none`, a first promotion is
+        undone too (production goes back to none)."""
         pointer = self._pointer()
-        if not pointer["history"]:
+        if not pointer["history"] and not to_none:
             raise ValueError(f"nothing to roll back to in {self.root}: no earlier production version")
-        version, history = pointer["history"][-1], pointer["history"][:-1]
-        self.path_of(version)
+        version, history = (pointer["history"][-1], pointer["history"][:-1]) if pointer["history"] else (None, [])
+        if version is not None:
+            self.path_of(version)
         _write_atomic(self.root / POINTER, json.dumps({"version": version, "history": history}))
         self.record({"action": "rollback", "version": version, "previous": pointer["version"]})
         return version

@@ -1,12 +1,21 @@
 """Merge the branch answers into one trading decision (a pure function, no I/O).
 
-    price score     = P(up) - P(down)                       in [-1, 1]
-    sentiment score = mean over texts of P(pos) - P(neg)    in [-1, 1]
-    combined        = sum(w_b * score_b) / sum(w_b)  over the branches that answered
+    price score     = (P(up) - base(up)) - (P(down) - base(down))   the forecast's `score`
+    sentiment score = mean over texts of P(pos) - P(neg)            in [-1, 1]
+    combined        = sum(w_b * score_b) / sum(w_b)  over the branches that answered, clipped to [-1, 1]
+
+The price score is the edge over the training base rates (models.direction.edge_score), not
+P(up) - P(down): on drifting training data the base rates are lopsided, and the raw
+difference would carry that drift into every signal (SPY 5-minute: about +0.10 whatever the
+bars say), so BUY would need less news than SELL. With the edge, a price model that has
+learnt nothing but its prior adds 0, and the merge is symmetric in up and down.
 
 The decision is BUY when combined >= threshold, SELL when <= -threshold, else HOLD; a
 branch that is missing (degraded, or not asked) drops out of both sums, so weights are
 renormalised over what arrived. With no directional branch the decision is HOLD at 0.
+The default weights are a stated prior, not an estimate: no news aligned with bars was
+available to fit them (see the model-quality report, which scores the threshold on the price
+score alone on walk-forward test windows).
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
+
+from models.direction import CLASSES, edge_score
 
 
 class MergeConfig(BaseModel):
@@ -29,11 +40,18 @@ class MergedSignal:
     confidence: float
 
 
-def price_score(probabilities: dict[str, float]) -> float:
-    return probabilities["up"] - probabilities["down"]
+def price_score(probabilities: dict[str, float], base_rates: dict[str, float] | None = None) -> float:
+    """The price branch's score from its class probabilities and the model's training base
+    rates (both keyed by class); a PriceForecast carries the same number as `score`. Without
+    base rates (callers written before they existed) it is the old raw P(up) - P(down), drift
+    included: pass them."""
+    base = [1 / len(CLASSES)] * len(CLASSES) if base_rates is None else [base_rates[c] for c in CLASSES]
+    return float(edge_score([probabilities[c] for c in CLASSES], base))
 
 
 def merge_signal(price: float | None, sentiment: float | None, config: MergeConfig) -> MergedSignal:
+    """`price`: the price score (edge over the base rates), `sentiment`: the mean sentiment
+    score; None for a branch that did not answer."""
     parts = [(s, w) for s, w in ((price, config.price_weight), (sentiment, config.sentiment_weight))
              if s is not None and w > 0]
     total = sum(w for _, w in parts)

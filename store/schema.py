@@ -48,6 +48,7 @@ price_predictions = Table(
     Column("p_up", Float, nullable=False),
     Column("p_flat", Float, nullable=False),
     Column("p_down", Float, nullable=False),
+    Column("score", Float),  # the served edge score (null in rows logged before it existed)
     Column("realised", String(4)),  # up / flat / down once known
     Column("realised_return", Float),  # log return over the horizon
     Column("realised_at", Float),

@@ -1,8 +1,16 @@
-"""A trading rule on direction probabilities, with costs, beside buy-and-hold.
+"""A trading rule on direction forecasts, with costs, beside buy-and-hold.
 
-Each period the rule goes long when P(up) - P(down) exceeds a threshold, short below minus
-it, flat otherwise, and holds for one horizon (periods do not overlap). Costs are charged in
-basis points per unit of position change, the entry from flat included.
+Each period the rule goes long when the forecast's edge score (models.direction.edge_score:
+P(up) - P(down) beyond what the training base rates already say) reaches a threshold, short
+at minus it, flat otherwise (the merge's BUY / SELL / HOLD rule on the price score alone), and holds for one horizon (periods do not overlap). A model
+that repeats its prior has an edge of 0 and never trades, however lopsided its prior. The
+threshold is chosen on validation windows (`choose_threshold`), never on the test windows.
+Costs are charged in basis points per unit of position change, the entry from flat included.
+
+The Sharpe ratio comes with a moving-block bootstrap interval (Politis–White block length),
+and each strategy is compared with a reference (buy-and-hold) on the same periods: a
+Diebold–Mariano-style HAC t-test on the per-period P&L difference, and the Sharpe difference
+with a paired bootstrap interval.
 """
 
 from __future__ import annotations
@@ -11,34 +19,81 @@ import math
 
 import numpy as np
 
-from models.direction import CLASSES
+from models.evaluation import hac_regression
+from training.scoring import block_resamples, interval, politis_white_block
 
-UP, DOWN = CLASSES.index("up"), CLASSES.index("down")
-
-
-def positions(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """+1 long, -1 short, 0 flat per period."""
-    edge = np.asarray(probs)[:, UP] - np.asarray(probs)[:, DOWN]
-    return np.where(edge > threshold, 1.0, np.where(edge < -threshold, -1.0, 0.0))
+THRESHOLD_GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)  # edge-score thresholds tried on validation
+NEVER = math.inf  # the threshold of a rule that does not trade
 
 
-def backtest(position: np.ndarray, log_returns: np.ndarray, cost_bp: float, periods_per_year: float) -> dict:
-    """Figures of holding `position[t]` over period t, whose log return is `log_returns[t]`."""
+def positions(scores: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    """+1 long, -1 short, 0 flat per period, from edge scores, as models.signal_merge decides
+    (inclusive thresholds); `threshold` is one for all periods or one per period (per fold)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.where(scores >= threshold, 1.0, np.where(scores <= -np.asarray(threshold), -1.0, 0.0))
+
+
+def period_pnl(position: np.ndarray, log_returns: np.ndarray, cost_bp: float) -> np.ndarray:
+    """Simple return of holding `position[t]` over period t, less costs of moving into it."""
+    position = np.asarray(position, dtype=np.float64)
+    trades = np.abs(np.diff(position, prepend=0.0))
+    return position * np.expm1(np.asarray(log_returns, dtype=np.float64)) - trades * cost_bp / 1e4
+
+
+def sharpe(pnl: np.ndarray, periods_per_year: float) -> np.ndarray | float:
+    """Annualised Sharpe ratio of per-period P&L (last axis); 0 where the P&L does not vary."""
+    pnl = np.asarray(pnl, dtype=np.float64)
+    sd = pnl.std(axis=-1, ddof=1)
+    mean = pnl.mean(axis=-1)
+    return np.where(sd > 0, mean / np.where(sd > 0, sd, 1) * math.sqrt(periods_per_year), 0.0)
+
+
+def choose_threshold(scores: np.ndarray, log_returns: np.ndarray, cost_bp: float) -> float:
+    """The grid threshold with the highest net P&L on (validation) periods; NEVER when none
+    makes money, so a forecaster without a usable edge does not trade. Ties go to the higher
+    threshold (fewer trades)."""
+    best, best_total = NEVER, 0.0
+    for threshold in sorted(THRESHOLD_GRID, reverse=True):
+        total = float(np.prod(1 + period_pnl(positions(scores, threshold), log_returns, cost_bp)) - 1)
+        if total > best_total:
+            best, best_total = threshold, total
+    return best
+
+
+def backtest(position: np.ndarray, log_returns: np.ndarray, cost_bp: float, periods_per_year: float,
+             reference: np.ndarray | None = None, reps: int = 1000, seed: int = 0) -> dict:
+    """Figures of holding `position[t]` over period t, whose log return is `log_returns[t]`;
+    with `reference` (another position series on the same periods, e.g. always long), the
+    paired comparison with it."""
     position = np.asarray(position, dtype=np.float64)
     simple = np.expm1(np.asarray(log_returns, dtype=np.float64))
-    trades = np.abs(np.diff(position, prepend=0.0))
-    pnl = position * simple - trades * cost_bp / 1e4
+    pnl = period_pnl(position, log_returns, cost_bp)
+    n = len(pnl)
     equity = np.cumprod(1 + pnl)
     peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
     active = position != 0
-    sd = pnl.std(ddof=1) if len(pnl) > 1 else 0.0
-    return {
-        "periods": len(pnl),
-        "total_return": float(equity[-1] - 1) if len(pnl) else 0.0,
-        "sharpe": float(pnl.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else 0.0,
-        "max_drawdown": float((1 - equity / peak).max()) if len(pnl) else 0.0,
+    ref_pnl = None if reference is None else period_pnl(reference, log_returns, cost_bp)
+    block = politis_white_block(pnl, *(() if ref_pnl is None else (ref_pnl,)))
+    idx = block_resamples(n, block, reps, np.random.default_rng(seed)) if n > 1 else None
+    out = {
+        "periods": n,
+        "total_return": float(equity[-1] - 1) if n else 0.0,
+        "sharpe": float(sharpe(pnl, periods_per_year)) if n > 1 else 0.0,
+        "sharpe_ci": interval(sharpe(pnl[idx], periods_per_year)) if idx is not None else [0.0, 0.0],
+        "bootstrap_block": block,
+        "max_drawdown": float((1 - equity / peak).max()) if n else 0.0,
         "hit_rate": float((position[active] * simple[active] > 0).mean()) if active.any() else None,
-        "exposure": float(active.mean()) if len(pnl) else 0.0,
-        "turnover": float(trades.mean()) if len(pnl) else 0.0,  # position change per period
+        "exposure": float(active.mean()) if n else 0.0,
+        "turnover": float(np.abs(np.diff(position, prepend=0.0)).mean()) if n else 0.0,  # change per period
         "equity": equity.tolist(),
     }
+    if ref_pnl is not None and idx is not None:
+        difference = hac_regression(pnl - ref_pnl)
+        out["vs_reference"] = {
+            "mean_pnl_difference_bp": difference["estimate"] * 1e4, "t": difference["t"],
+            "p_value": difference["p_value"], "hac_lags": difference["lags"],
+            "sharpe_difference": out["sharpe"] - float(sharpe(ref_pnl, periods_per_year)),
+            "sharpe_difference_ci": interval(sharpe(pnl[idx], periods_per_year)
+                                             - sharpe(ref_pnl[idx], periods_per_year)),
+        }
+    return out

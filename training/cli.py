@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import shutil
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -44,23 +43,33 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from training.train import train
+    from models.registry import new_version
+    from training.retrain import train_tracked
+    from training.tracking import resolve_tracking_uri
 
+    frame, config = _bars(args), _train_config(args)
+    version = args.version or new_version()
     report = _checkpoint_every_epoch(Path(args.checkpoint_dir)) if args.checkpoint_dir else None
-    model, metrics = train(_bars(args), _train_config(args), args.out, version=args.version, report=report,
-                           resume_from=args.resume)
-    summary = {"version": model.metadata.version, "best_epoch": metrics["best_epoch"],
-               "validation": metrics["validation"], "test": metrics["test"]}
+    model, metrics, run_id = train_tracked(frame, config, version, args.session, resolve_tracking_uri(args.tracking_uri),
+                                           report=report, resume_from=args.resume)
+    summary = {"version": version, "best_epoch": metrics["best_epoch"], "validation": metrics["validation"],
+               "test": metrics["test"], "mlflow_run_id": run_id}
     if args.registry:
-        from models.registry import ModelRegistry
+        summary["decision"] = _publish(args, model, frame, config, version, run_id)
+    else:
+        model.save(args.out)
+    print(json.dumps(summary, indent=2, default=str))
 
-        registry = ModelRegistry(args.registry)
-        with tempfile.TemporaryDirectory() as tmp:
-            summary["published"] = str(registry.publish(model.save(Path(tmp) / "model"), model.metadata.version))
-        if args.promote:
-            registry.promote(model.metadata.version, reason="investiq train --promote")
-            summary["production"] = model.metadata.version
-    print(json.dumps(summary, indent=2))
+
+def _publish(args: argparse.Namespace, model, frame, config: TrainConfig, version: str, run_id: str | None) -> dict:
+    """Into the registry through the promotion gate; promoted only with --promote and a pass."""
+    from models.registry import ModelRegistry
+    from training.retrain import consider
+    from training.tracking import resolve_tracking_uri
+
+    return consider(model, ModelRegistry(args.registry), frame, config, version, promote=args.promote,
+                    margin=args.margin, alpha=args.alpha, run_id=run_id,
+                    tracking_uri=resolve_tracking_uri(args.tracking_uri))
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -70,32 +79,39 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    from models.registry import ModelRegistry, new_version
-    from training.tune import best_of, run_sweep
+    from models.price_direction import PriceDirectionModel
+    from models.registry import new_version
+    from training.tracking import resolve_tracking_uri
+    from training.tune import best_of, best_run_id, run_sweep
 
-    results = run_sweep(_bars(args), _train_config(args), args.num_samples, args.storage_path, name=args.name,
+    frame, uri = _bars(args), resolve_tracking_uri(args.tracking_uri)
+    results = run_sweep(frame, _train_config(args), args.num_samples, args.storage_path, name=args.name,
                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                        max_concurrent=args.max_concurrent, resume=args.resume)
-    config, model_dir = best_of(results)
-    summary = {"best_config": config.__dict__, "experiment": str(Path(args.storage_path) / args.name)}
+                        max_concurrent=args.max_concurrent, resume=args.resume, tracking_uri=uri, session=args.session)
+    (config, model_dir), run_id = best_of(results), best_run_id(results, uri)
+    summary = {"best_config": config.__dict__, "experiment": str(Path(args.storage_path) / args.name),
+               "mlflow_run_id": run_id}
     if args.registry:
-        version = args.version or new_version()
-        registry = ModelRegistry(args.registry)
-        summary["published"] = str(registry.publish(model_dir, version))
-        if args.promote:
-            registry.promote(version, reason=f"best trial of sweep {args.name}")
-            summary["production"] = version
+        model = PriceDirectionModel.load(model_dir, prefer_gpu=False)
+        summary["decision"] = _publish(args, model, frame, config, args.version or new_version(), run_id)
     shutil.rmtree(model_dir.parent, ignore_errors=True)  # best_of's local copy of the checkpoint
     print(json.dumps(summary, indent=2, default=str))
 
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     from training.retrain import retrain
+    from training.tracking import resolve_tracking_uri
+
+    from training.promotion import PromotionFailed
 
     config = _train_config(args) if args.config_from_flags else None
-    decision = retrain(_bars(args), args.registry, config=config, tolerance=args.tolerance,
-                       sweep_samples=args.sweep, storage_path=args.storage_path,
-                       serve_address=args.serve_address, app=args.app)
+    try:
+        decision = retrain(_bars(args), args.registry, config=config, margin=args.margin, alpha=args.alpha,
+                           sweep_samples=args.sweep, storage_path=args.storage_path,
+                           serve_address=args.serve_address, app=args.app, session=args.session,
+                           tracking_uri=resolve_tracking_uri(args.tracking_uri))
+    except PromotionFailed as exc:
+        raise SystemExit(f"investiq retrain: the candidate passed the gate, but {exc}") from None
     print(json.dumps(decision, indent=2, default=str))
 
 
@@ -105,14 +121,33 @@ def cmd_models(args: argparse.Namespace) -> None:
     registry = ModelRegistry(args.registry)
     production = registry.production()
     for version in registry.versions():
-        meta = registry.metadata(version)
-        test = meta["extra"].get("metrics", {}).get("test", {})
-        mark = "*" if version == production else " "
-        print(f"{mark} {version}  horizon={meta['horizon']}  test_log_loss={test.get('log_loss', float('nan')):.4f}"
-              f"  base_rate={test.get('base_rate_log_loss', float('nan')):.4f}"
-              f"  bars_until={meta['extra'].get('data_window', {}).get('last_bar')}")
+        print(("* " if version == production else "  ") + version_line(version, registry.metadata(version)))
     if production is None:
         print("(no production version)")
+
+
+def version_line(version: str, meta: dict) -> str:
+    """One registry version: labelling, bars, test scores, the gate's decision, its MLflow run."""
+    extra = meta["extra"]
+    test = extra.get("metrics", {}).get("test", {})
+    interval = meta.get("bar_interval_s")
+    line = (f"{version}  horizon={meta['horizon']}  flat_band={meta['flat_band_bp']}bp"
+            f"/{meta.get('flat_band_vol', 0.0)}vol  bars={'?' if interval is None else f'{interval:g}s'}"
+            f"/{meta.get('session') or '?'}  test_log_loss={test.get('log_loss', float('nan')):.4f}"
+            f"  base_rate={test.get('base_rate_log_loss', float('nan')):.4f}"
+            f"  bars_until={extra.get('data_window', {}).get('last_bar')}")
+    gate = extra.get("gate")
+    if gate:
+        figures = gate["figures"]
+        tests = [f"vs {other.replace('_', ' ')} {test['mean_difference']:+.4f} nats ({bound} {test[bound + '_bound']:+.4f})"
+                 for other in ("production", "base_rate") if (test := figures.get(f"vs_{other}"))
+                 for bound in ["upper" if test["rule"] == "non-inferiority" else "lower"]]
+        verdict = "promoted" if gate["promoted"] else "passed" if gate["passed"] else "refused"
+        line += f"  gate={verdict}" + (f" [{'; '.join(tests)}; margin {figures['margin']:g}]" if tests
+                                       else f" [{gate['reasons'][0]}]")
+    if extra.get("mlflow_run_id"):
+        line += f"  mlflow_run={extra['mlflow_run_id']}"
+    return line
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
@@ -251,6 +286,19 @@ def _add_bars_source(parser: argparse.ArgumentParser) -> None:
                         help="regular: keep 09:30-15:55 US/Eastern weekday bars (intraday data)")
 
 
+def _add_gate_and_tracking(parser: argparse.ArgumentParser) -> None:
+    from training.retrain import DEFAULT_ALPHA, DEFAULT_MARGIN
+
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                        help="promotion gate: nats of mean log-loss the candidate may lose against production or "
+                             f"the base rate and still count as not worse (default {DEFAULT_MARGIN})")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                        help=f"promotion gate: level of each one-sided test (default {DEFAULT_ALPHA})")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite:///var/mlflow.db); "
+                             "'none' turns tracking off")
+
+
 def _add_serve_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve-address", default=None,
                         help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: the Price "
@@ -266,11 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bars_source(train)
     where = train.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="model directory to write (usable directly as the price deployment's model_dir)")
-    where.add_argument("--registry", help="model registry to publish the new version into")
-    train.add_argument("--promote", action="store_true", help="with --registry: make the new version production")
+    where.add_argument("--registry", help="model registry to publish the new version into (through the promotion gate)")
+    train.add_argument("--promote", action="store_true",
+                       help="with --registry: make the new version production if it passes the promotion gate")
     train.add_argument("--version", default=None, help="version label; default: UTC time of training")
     train.add_argument("--checkpoint-dir", help="write a checkpoint here after every epoch")
     train.add_argument("--resume", help="continue from a checkpoint directory written by --checkpoint-dir")
+    _add_gate_and_tracking(train)
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
 
@@ -288,21 +338,23 @@ def build_parser() -> argparse.ArgumentParser:
     tune_.add_argument("--gpus-per-trial", type=float, default=0.5, help="fraction of a card; 0 on CPU clusters")
     tune_.add_argument("--max-concurrent", type=int, default=2)
     tune_.add_argument("--registry", help="publish the best trial's model into this registry")
-    tune_.add_argument("--promote", action="store_true", help="with --registry: make it production")
+    tune_.add_argument("--promote", action="store_true",
+                       help="with --registry: make it production if it passes the promotion gate")
     tune_.add_argument("--version", default=None)
+    _add_gate_and_tracking(tune_)
     _add_train_config(tune_)
     tune_.set_defaults(func=cmd_tune)
 
     retrain_ = sub.add_parser("retrain", help="refresh data, train a candidate, promote it if it passes the gate")
     _add_bars_source(retrain_)
     retrain_.add_argument("--registry", required=True)
-    retrain_.add_argument("--tolerance", type=float, default=0.10,
-                          help="promote when candidate log-loss <= production x (1 + tolerance) (default 0.10)")
     retrain_.add_argument("--sweep", type=int, default=0, metavar="N",
                           help="run a short N-trial sweep instead of reusing production's configuration")
     retrain_.add_argument("--storage-path", default="var/tune")
     retrain_.add_argument("--config-from-flags", action="store_true",
-                          help="train with the hyperparameter flags below instead of production's configuration")
+                          help="train with the hyperparameter flags below instead of production's configuration "
+                               "(the labelling flags must match production's)")
+    _add_gate_and_tracking(retrain_)
     _add_serve_target(retrain_)
     _add_train_config(retrain_)
     retrain_.set_defaults(func=cmd_retrain)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.direction import direction_labels
+from models.direction import direction_labels, flat_band
 from models.price_direction import ohlcv_features
 
 logger = logging.getLogger(__name__)
@@ -156,24 +156,11 @@ class Samples:
         return self.features[end - self.context_length:end]
 
 
-def flat_band(frame: pd.DataFrame, horizon: int, flat_band_bp: float, flat_band_vol: float = 0.0,
-              window: int = 256) -> float | np.ndarray:
-    """Flat band per bar: `flat_band_bp` basis points, or with flat_band_vol > 0 that many
-    horizon standard deviations (trailing `window`-bar volatility of 1-bar log returns x sqrt(horizon)),
-    whichever is wider. Only past bars enter the volatility."""
-    band = flat_band_bp / 1e4
-    if flat_band_vol <= 0:
-        return band
-    one_bar = np.log(frame["close"]).diff()
-    sigma = one_bar.rolling(window, min_periods=16).std().bfill().to_numpy()
-    return np.maximum(band, flat_band_vol * sigma * np.sqrt(horizon))
-
-
 def make_samples(frame: pd.DataFrame, context_length: int, horizon: int, flat_band_bp: float,
                  flat_band_vol: float = 0.0) -> Samples:
     feats = ohlcv_features(*(frame[c].to_numpy() for c in OHLCV))
     returns = horizon_log_returns(frame["close"].to_numpy(), horizon)
-    band = flat_band(frame, horizon, flat_band_bp, flat_band_vol)
+    band = flat_band(frame["close"].to_numpy(), horizon, flat_band_bp, flat_band_vol)
     return Samples(feats, returns, direction_labels(returns, band), context_length, horizon)
 
 

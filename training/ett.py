@@ -1,7 +1,8 @@
 """PatchTST on ETT, the paper's supervised long-horizon setting, with the same transformers
 PatchTST the price model uses: a check against numbers nobody here wrote.
 
-Nie et al. (ICLR 2023), PatchTST/42: look-back 336, patch 16, stride 8, instance
+Nie et al. (ICLR 2023), the settings behind Table 3's PatchTST/42 row: look-back 336, patch 16,
+stride 8 (42 patches there, with end padding; transformers' PatchTST builds 41), instance
 normalisation (`scaling="std"`), channel independence, flatten head; on ETTh1 d_model 16,
 4 heads, 3 layers, ffn 128, dropout 0.3, batch 128, Adam 1e-4 (the official code decays it
 x0.9 per epoch after epoch 3; see `lr_schedule`), the checkpoint with the best validation loss. Standard split: ETTh train rows

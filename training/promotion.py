@@ -30,16 +30,17 @@ class PromotionFailed(RuntimeError):
 
 
 def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str | None, app: str = "investiq",
-                       reason: str = "promoted by hand", wait_s: float = 120) -> Path:
+                       reason: str = "promoted by hand", wait_s: float = 120, gate: dict | None = None) -> Path:
     previous = registry.production()
-    path = registry.promote(version, reason=reason)
+    path = registry.promote(version, reason=reason, gate=gate)
     if serve_address:
         try:
             _follow_or_restore(path, version, serve_address, app, wait_s)
         except PromotionFailed as exc:
-            registry.rollback()  # undoes exactly this promotion
+            if previous != version:
+                registry.rollback(to_none=True)  # undoes exactly this promotion
             registry.record({"action": "promotion_failed", "version": version, "reason": str(exc)})
-            raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {previous}: "
+            raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {previous or 'none'}: "
                                   "fix the model or the graph, then promote again") from exc.__cause__
     return path
 

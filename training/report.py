@@ -27,6 +27,7 @@ from training.train import code_commit
 logger = logging.getLogger(__name__)
 SECTIONS = ("ett", "direction", "sentiment", "bandit")
 ETT_HORIZONS = (96, 336)
+PAPER_SCHEDULE_FILE = "ett_paper_schedule.json"
 
 
 def run_ett(data_dir: Path, horizons=ETT_HORIZONS, dataset: str = "ETTh1", **overrides) -> dict:
@@ -115,7 +116,18 @@ def build(out_dir: Path, data_dir: Path, sections=SECTIONS, **options) -> Path:
     for name in sections:
         logger.info("report section %s", name)
         saved = run_section(name, data_dir, options)
-        (out_dir / f"{name}.json").write_text(json.dumps(saved, indent=1))
+        (out_dir / section_file(name, options)).write_text(json.dumps(saved, indent=1))
     saved = {name: json.loads((out_dir / f"{name}.json").read_text())
              for name in SECTIONS if (out_dir / f"{name}.json").is_file()}
+    paper_schedule = out_dir / PAPER_SCHEDULE_FILE
+    if "ett" in saved and paper_schedule.is_file():
+        saved["ett"]["paper_schedule"] = json.loads(paper_schedule.read_text())
     return render(saved, out_dir)
+
+
+def section_file(name: str, options: dict) -> str:
+    """Where a section is saved. An ETT run under the official learning-rate schedule is kept
+    apart, beside the constant-rate run the report leads with, so that both stay on record."""
+    if name == "ett" and options.get("ett_overrides", {}).get("lr_schedule") == "paper":
+        return PAPER_SCHEDULE_FILE
+    return f"{name}.json"

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from scipy.optimize import minimize_scalar
 
+from models.bar_spacing import typical_spacing
 from models.price_direction import (
     CLASSES,
     PriceDirectionModel,
@@ -141,9 +142,15 @@ def code_commit() -> str | None:
         return None
 
 
+def bar_interval_seconds(index: pd.DatetimeIndex) -> float:
+    """The training bars' most common spacing, which a served request must match."""
+    return typical_spacing(index.as_unit("ns").asi8 / 1e9)
+
+
 def finalize(network, prepared: Prepared, config: TrainConfig, version: str, history: list[dict],
-             best_epoch: int) -> tuple[PriceDirectionModel, dict]:
-    """Calibrate on validation, score validation and test, and wrap everything into a model."""
+             best_epoch: int, session: str | None = None) -> tuple[PriceDirectionModel, dict]:
+    """Calibrate on validation, score validation and test, and wrap everything into a model
+    whose metadata says how its windows were labelled and on which bars."""
     p = prepared
     val_logits, val_labels = logits_of(network, p.samples, p.split.validation, p.mean, p.std)
     temperature = fit_temperature(val_logits, val_labels)
@@ -158,7 +165,8 @@ def finalize(network, prepared: Prepared, config: TrainConfig, version: str, his
     metadata = PriceModelMetadata(
         model_id=config.model_id, version=version, horizon=config.horizon, flat_band_bp=config.flat_band_bp,
         feature_mean=p.mean.tolist(), feature_std=p.std.tolist(), class_mean_returns=p.class_returns,
-        temperature=temperature,
+        temperature=temperature, base_rates=p.base_rates.tolist(), flat_band_vol=config.flat_band_vol,
+        bar_interval_s=bar_interval_seconds(index), session=session,
         extra={
             "train_config": asdict(config),
             "data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": len(index),
@@ -176,9 +184,10 @@ Report = Callable[[dict, Callable[[Path], None]], None]
 
 def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None = None, version: str | None = None,
           report: Report | None = None, resume_from: str | Path | None = None,
-          split: Split | None = None) -> tuple[PriceDirectionModel, dict]:
+          split: Split | None = None, session: str | None = None) -> tuple[PriceDirectionModel, dict]:
     """Train on `frame` (OHLCV, time-indexed); returns the final model and its metrics,
-    and saves the model directory at `out_dir` when given. `split` as in `prepare`."""
+    and saves the model directory at `out_dir` when given. `split` as in `prepare`;
+    `session`: the session filter the bars went through ("regular" or "all"), recorded."""
     version = version or new_version()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -205,7 +214,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None =
 
     def write_checkpoint(directory: Path) -> None:
         with torch.random.fork_rng():  # building the copy must not move training's random stream
-            model, _ = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
+            model, _ = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"],
+                                session)
         model.save(Path(directory) / MODEL_SUBDIR)
         torch.save({**state, "weights": network.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng,
                     "torch_rng": torch.get_rng_state()}, Path(directory) / TRAINER_STATE)
@@ -244,7 +254,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, out_dir: str | Path | None =
             logger.info("early stop: no validation gain for %d epochs", config.patience)
             break
 
-    model, metrics = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"])
+    model, metrics = finalize(best_network(), prepared, config, version, state["history"], state["best_epoch"],
+                              session)
     if out_dir is not None:
         model.save(out_dir)
     return model, metrics

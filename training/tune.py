@@ -3,8 +3,12 @@
 Each trial runs `training.train.train` and reports every epoch with a checkpoint holding its
 best model so far, so the best trial's last checkpoint is a complete model directory, ready
 to become a registry candidate. The metric is validation log-loss minus the validation
-log-loss of the training base rates: trials with different flat bands label the data
-differently, and only the gap to their own base rate compares across them.
+log-loss of the training base rates.
+
+The labelling (horizon, flat band, volatility band) is not searched: it defines the question,
+not the model, and is fixed per registry, so that every trial, the registry's production
+version and the base rate are scored on the same labels and a sweep's best can be gated
+against production and promoted. Every trial is tracked in MLflow (training.tracking).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from models.price_direction import PriceDirectionModel
+from training.tracking import trial_run_id, tune_callback
 from training.train import MODEL_SUBDIR, TrainConfig, train
 
 logger = logging.getLogger(__name__)
@@ -39,11 +44,13 @@ def search_space(max_context: int) -> dict:
         "num_attention_heads": tune.choice([2, 4]),
         "dropout": tune.uniform(0.0, 0.4),
         "learning_rate": tune.loguniform(1e-4, 3e-3),
-        "flat_band_bp": tune.uniform(2.0, 15.0),
     }
 
 
-def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int) -> None:
+LABELLING = ("horizon", "flat_band_bp", "flat_band_vol")  # fixed per registry, never searched
+
+
+def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int, session: str | None) -> None:
     torch.set_num_threads(threads)
     config = TrainConfig(**{**base, **params})
 
@@ -55,16 +62,22 @@ def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int) -> None:
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        train(frame, config, report=report)
+        train(frame, config, report=report, session=session)
     else:  # a restored sweep continues the trial where it stopped
         with checkpoint.as_directory() as resume_dir:
-            train(frame, config, report=report, resume_from=resume_dir)
+            train(frame, config, report=report, resume_from=resume_dir, session=session)
 
 
 def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_path: str | Path,
               name: str = "patchtst-sweep", cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.5,
-              max_concurrent: int = 2, space: dict | None = None, resume: bool = False, seed: int = 0):
-    """Run (or, with resume, continue) a sweep; returns Tune's ResultGrid."""
+              max_concurrent: int = 2, space: dict | None = None, resume: bool = False, seed: int = 0,
+              tracking_uri: str | None = None, session: str | None = None):
+    """Run (or, with resume, continue) a sweep; returns Tune's ResultGrid. `tracking_uri`:
+    MLflow store for the trials (None: not tracked); `session` as in train()."""
+    space = space if space is not None else search_space(base.context_length)
+    searched = sorted(set(space) & set(LABELLING))
+    if searched:
+        raise ValueError(f"the labelling is fixed per registry, not a hyperparameter: do not search {searched}")
     if not ray.is_initialized():
         ray.init()
     if gpus_per_trial and not ray.cluster_resources().get("GPU"):
@@ -72,7 +85,8 @@ def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_
         gpus_per_trial = 0
     storage_path = str(Path(storage_path).resolve())
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, frame=frame, base=asdict(base), threads=max(1, int(cpus_per_trial))),
+        tune.with_parameters(_trial, frame=frame, base=asdict(base), threads=max(1, int(cpus_per_trial)),
+                             session=session),
         {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
     )
     experiment = Path(storage_path) / name
@@ -82,14 +96,15 @@ def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_
     else:
         tuner = tune.Tuner(
             trainable,
-            param_space=space if space is not None else search_space(base.context_length),
+            param_space=space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode=MODE, num_samples=num_samples, max_concurrent_trials=max_concurrent,
                 search_alg=OptunaSearch(seed=seed),
                 scheduler=ASHAScheduler(max_t=base.max_epochs, grace_period=1, reduction_factor=2),
             ),
             run_config=tune.RunConfig(name=name, storage_path=storage_path,
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                      callbacks=tune_callback(tracking_uri, name, frame, session, base)),
         )
     return tuner.fit()
 
@@ -103,3 +118,9 @@ def best_of(results) -> tuple[TrainConfig, Path]:
     model_dir = Path(best.checkpoint.to_directory()) / MODEL_SUBDIR
     metadata = PriceDirectionModel.load(model_dir, prefer_gpu=False).metadata
     return TrainConfig(**metadata.extra["train_config"]), model_dir
+
+
+def best_run_id(results, tracking_uri: str | None) -> str | None:
+    """The MLflow run of the sweep's best trial (None when the sweep was not tracked)."""
+    best = results.get_best_result(metric=METRIC, mode=MODE, scope="all")
+    return trial_run_id(tracking_uri, Path(results.experiment_path).name, best.metrics["trial_id"])

@@ -6,8 +6,8 @@ block the model is trained from scratch on everything before it (its last 15 % h
 early stopping, the temperature and the ensemble weight), with a purge of context + horizon
 bars before validation and before the block, so no bar read or labelled in one part is read
 or labelled in the next. Hyperparameters are fixed in advance (`Setup`), never chosen on test
-windows. Test windows are one horizon apart, so their outcomes do not overlap and the
-backtest holds each position for exactly one horizon.
+windows. Test windows are one horizon apart, across fold boundaries too, so their outcomes do
+not overlap and the backtest holds each position for exactly one horizon.
 
 Forecasters on each test window:
 - `patchtst`: the price model as served (transformers' PatchTST, temperature-calibrated);
@@ -16,6 +16,12 @@ Forecasters on each test window:
   repeated their predecessor's class (the rest split evenly);
 - `logistic`: multinomial logistic regression on the last `lags` one-bar log returns;
 - `ensemble`: w * patchtst + (1 - w) * logistic, w chosen on validation log-loss.
+
+Each forecaster's edge score (models.direction.edge_score) is also scored as a trading signal:
+information coefficient and rank IC against the realised return with HAC t-statistics, hit
+rate by confidence bucket, and a backtest whose threshold is chosen per fold on validation
+windows (training.backtest.choose_threshold). PatchTST's backtest is the merged signal as
+served, on the price branch alone: bars carry no news, so sentiment cannot be scored here.
 
     investiq report --sections direction --setups SPY-5min
 """
@@ -31,15 +37,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.direction import CLASSES
-from models.evaluation import window_losses
-from training.backtest import backtest, positions
+from models.direction import CLASSES, edge_score
+from models.evaluation import hit_rate_by_confidence, information_coefficient, window_losses
+from training.backtest import backtest, choose_threshold, positions
 from training.data import Samples, Split, load_bars, make_samples
 from training.scoring import reliability_bins, score_forecasts
 from training.train import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 FORECASTERS = ("patchtst", "base_rate", "persistence", "logistic", "ensemble")
+TRADED = ("patchtst", "logistic", "ensemble")  # forecasters whose edge score is backtested
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,6 @@ class Setup:
     test_fraction: float = 0.4
     first_bar: str | None = None  # drop older bars
     lags: int = 20  # logistic regression inputs
-    threshold: float = 0.05  # backtest: trade when |P(up) - P(down)| exceeds this
     cost_bp: float = 1.0  # per unit of position change
     periods_per_year: float = 252.0  # test periods (horizons) per year, for the Sharpe ratio
 
@@ -69,10 +75,11 @@ SETUPS = {
 
 def fold_splits(samples: Samples, folds: int, test_fraction: float, train_step: int,
                 validation: float = 0.15) -> list[Split]:
-    """Train / validation / test sample ends of each fold, purged, test one horizon apart."""
+    """Train / validation / test sample ends of each fold, purged; test windows one horizon
+    apart, also from the last window of one fold to the first of the next."""
     ends = samples.ends()
     gap = samples.context_length + samples.horizon
-    blocks = np.array_split(ends[int(len(ends) * (1 - test_fraction)):], folds)
+    blocks = np.array_split(ends[int(len(ends) * (1 - test_fraction))::samples.horizon], folds)
     splits = []
     for block in blocks:
         history = ends[ends < block[0] - gap]
@@ -80,7 +87,7 @@ def fold_splits(samples: Samples, folds: int, test_fraction: float, train_step: 
         train_ends = history[: len(history) - n_val - gap]
         if len(train_ends) == 0 or n_val == 0:
             raise ValueError(f"too few bars before the fold starting at sample {block[0]}")
-        splits.append(Split(train_ends[::train_step], history[-n_val:][::train_step], block[::samples.horizon]))
+        splits.append(Split(train_ends[::train_step], history[-n_val:][::train_step], block))
     return splits
 
 
@@ -117,32 +124,38 @@ def ensemble_weight(patchtst: np.ndarray, logistic: np.ndarray, labels: np.ndarr
 
 
 def evaluate_fold(frame, samples: Samples, split: Split, setup: Setup) -> dict[str, np.ndarray]:
-    """Every forecaster's test probabilities for one fold, plus what the report needs."""
-    model, metrics = train(frame, setup.train, split=split)
-
-    def patchtst(ends):
-        windows = np.stack([model.normalise(samples.window(e)) for e in ends])
-        return np.array([[f.probabilities[c] for c in CLASSES] for f in model.predict_windows(windows)])
-
+    """Every forecaster's test probabilities for one fold, the trading thresholds chosen on
+    its validation windows, plus what the report needs."""
+    model, metrics = train(frame, setup.train, split=split, session=setup.session)
     logistic = logistic_baseline(samples, split, setup.lags)
-    val_labels = samples.labels[split.validation]
-    weight = ensemble_weight(patchtst(split.validation),
-                             class_probabilities(logistic, lagged_returns(samples, split.validation, setup.lags)),
-                             val_labels)
-    base = np.bincount(samples.labels[split.train], minlength=len(CLASSES)) / len(split.train)
+
+    def forecasts(ends, weight=None):
+        windows = np.stack([model.normalise(samples.window(e)) for e in ends])
+        p_patch = np.array([[f.probabilities[c] for c in CLASSES] for f in model.predict_windows(windows)])
+        p_logistic = class_probabilities(logistic, lagged_returns(samples, ends, setup.lags))
+        if weight is None:
+            weight = ensemble_weight(p_patch, p_logistic, samples.labels[ends])
+        return {"patchtst": p_patch, "logistic": p_logistic, "ensemble": weight * p_patch + (1 - weight) * p_logistic,
+                "weight": weight}
+
+    validation = forecasts(split.validation)
+    base = model.base_rates
+    # Validation windows one horizon apart, so that each trade is held once, as in the test.
+    spaced = slice(None, None, -(-setup.train.horizon // setup.train.sample_step))
+    val_ends = split.validation[spaced]
+    thresholds = {name: choose_threshold(edge_score(validation[name][spaced], base), samples.returns[val_ends],
+                                         setup.cost_bp) for name in TRADED}
     test = split.test
-    p_patch = patchtst(test)
-    p_logistic = class_probabilities(logistic, lagged_returns(samples, test, setup.lags))
+    out = forecasts(test, validation["weight"])
     return {
-        "patchtst": p_patch,
+        **{name: out[name] for name in TRADED},
         "base_rate": np.tile(base, (len(test), 1)),
         "persistence": persistence(samples, split.train, test),
-        "logistic": p_logistic,
-        "ensemble": weight * p_patch + (1 - weight) * p_logistic,
+        **{f"threshold_{name}": np.full(len(test), thresholds[name]) for name in TRADED},
         "labels": samples.labels[test],
         "returns": samples.returns[test],
         "ends": test,
-        "weight": np.array([weight]),
+        "weight": np.array([validation["weight"]]),
         "best_epoch": np.array([metrics["best_epoch"]]),
     }
 
@@ -162,11 +175,12 @@ def evaluate_setup(setup: Setup, data_dir: Path, reps: int = 1000) -> dict:
     pooled = {key: np.concatenate([f[key] for f in folds]) for key in folds[0]}
     labels = pooled["labels"]
     scores = score_forecasts({name: pooled[name] for name in FORECASTERS}, labels, reference="base_rate", reps=reps)
-    always_long = np.ones(len(labels))
-    backtests = {name: backtest(positions(pooled[name], setup.threshold), pooled["returns"], setup.cost_bp,
-                                setup.periods_per_year) for name in ("patchtst", "logistic", "ensemble")}
-    backtests["buy_and_hold"] = backtest(always_long, pooled["returns"], setup.cost_bp, setup.periods_per_year)
-    up = CLASSES.index("up")
+    returns, always_long = pooled["returns"], np.ones(len(labels))
+    edges = {name: edge_score(pooled[name], pooled["base_rate"]) for name in TRADED}
+    backtests = {name: backtest(positions(edges[name], pooled[f"threshold_{name}"]), returns, setup.cost_bp,
+                                setup.periods_per_year, reference=always_long, reps=reps) for name in TRADED}
+    backtests["buy_and_hold"] = backtest(always_long, returns, setup.cost_bp, setup.periods_per_year, reps=reps)
+    up, down = CLASSES.index("up"), CLASSES.index("down")
     index = frame.index
     return {
         "setup": {**asdict(setup), "train": asdict(cfg)},
@@ -175,9 +189,16 @@ def evaluate_setup(setup: Setup, data_dir: Path, reps: int = 1000) -> dict:
         "test_class_rates": dict(zip(CLASSES, (np.bincount(labels, minlength=len(CLASSES)) / len(labels)).tolist())),
         "scores": scores,
         "ensemble_weights": pooled["weight"].tolist(),
+        "thresholds": {name: [None if np.isinf(f[f"threshold_{name}"][0]) else float(f[f"threshold_{name}"][0])
+                              for f in folds] for name in TRADED},  # None: never trade
+        "edge_score": {name: {"mean": float(edges[name].mean()), "mean_abs": float(np.abs(edges[name]).mean()),
+                              "raw_up_minus_down": float((pooled[name][:, up] - pooled[name][:, down]).mean())}
+                       for name in TRADED},
+        "information_coefficient": {name: information_coefficient(edges[name], returns) for name in TRADED},
+        "hit_rate_by_confidence": {name: hit_rate_by_confidence(edges[name], returns) for name in TRADED},
         "best_epochs": pooled["best_epoch"].tolist(),
         "reliability_up": {name: reliability_bins(pooled[name][:, up], labels == up)
-                           for name in ("patchtst", "logistic", "ensemble")},
+                           for name in TRADED},
         "backtest": backtests,
     }
 

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from models.evaluation import direction_scores, realised_direction
+from models.evaluation import (
+    diebold_mariano,
+    direction_scores,
+    hit_rate_by_confidence,
+    information_coefficient,
+    realised_direction,
+)
 
 T = np.arange(10, dtype=float) * 300  # 5-minute bars
 CLOSE = np.array([100, 100, 101, 100, 100.01, 99, 99, 99, 99, 99], dtype=float)
@@ -27,3 +33,62 @@ def test_scores_against_the_base_rate():
     assert direction_scores(base, realised)["brier"] == pytest.approx(expected)
     assert scores["brier_base_rate"] == pytest.approx(expected)
     assert direction_scores(np.empty((0, 3)), [])["n"] == 0
+
+
+def ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    x = np.zeros(n)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + rng.normal()
+    return x
+
+
+def test_information_coefficient_finds_a_real_signal_and_not_noise():
+    rng = np.random.default_rng(0)
+    score = rng.normal(size=2000)
+    returns = 0.1 * score + rng.normal(size=2000)
+    result = information_coefficient(score, returns)
+    assert result["ic"] == pytest.approx(np.corrcoef(score, returns)[0, 1])
+    assert 0.05 < result["ic"] < 0.15 and result["ic_t"] > 3 and result["rank_ic_t"] > 3
+    noise = information_coefficient(rng.normal(size=2000), rng.normal(size=2000))
+    assert abs(noise["ic_t"]) < 3
+
+
+def test_hac_t_statistics_are_wider_than_iid_ones_on_dependent_data():
+    """Two independent but persistent series correlate by chance; the HAC t must not take
+    that for a signal the way an i.i.d. t does."""
+    rng = np.random.default_rng(3)
+    iid_t, hac_t = [], []
+    for _ in range(200):
+        s, r = ar1(500, 0.7, rng), ar1(500, 0.7, rng)
+        ic = information_coefficient(s, r)
+        iid_t.append(abs(ic["ic"]) * np.sqrt(498 / (1 - ic["ic"] ** 2)))
+        hac_t.append(abs(ic["ic_t"]))
+    iid_rate, hac_rate = np.mean(np.array(iid_t) > 1.96), np.mean(np.array(hac_t) > 1.96)
+    assert iid_rate > 0.15  # the naive 5 % test rejects far too often
+    assert hac_rate < 0.15 and hac_rate < iid_rate / 2  # Newey–West lags still over-reject a little
+
+
+def test_a_constant_score_has_no_information_coefficient():
+    result = information_coefficient(np.zeros(50), np.random.default_rng(1).normal(size=50))
+    assert result["ic"] is None and result["rank_ic"] is None
+
+
+def test_hit_rate_rises_with_confidence_when_confidence_means_something():
+    rng = np.random.default_rng(2)
+    score = rng.normal(size=4000)
+    returns = score + rng.normal(scale=2.0, size=4000)
+    buckets = hit_rate_by_confidence(np.concatenate([score, np.zeros(10)]), np.concatenate([returns, np.ones(10)]))
+    assert [b["n"] for b in buckets] == [1000] * 4  # the zero scores made no call
+    rates = [b["hit_rate"] for b in buckets]
+    assert rates == sorted(rates) and rates[0] < 0.56 < 0.7 < rates[-1]
+    assert all(b["hit_rate_ci"][0] < b["hit_rate"] < b["hit_rate_ci"][1] for b in buckets)
+    assert buckets[0]["max_confidence"] <= buckets[1]["min_confidence"]
+
+
+def test_diebold_mariano_sign_and_equal_forecasters():
+    rng = np.random.default_rng(4)
+    a = rng.exponential(size=800)
+    worse = diebold_mariano(a + 0.05 + rng.normal(scale=0.05, size=800), a)
+    assert worse["estimate"] == pytest.approx(0.05, abs=0.01) and worse["t"] > 5
+    same = diebold_mariano(a, a)
+    assert same["estimate"] == 0 and same["t"] == 0 and same["p_value"] == 1

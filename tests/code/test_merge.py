@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 
 from models.signal_merge import MergeConfig, merge_signal, price_score
+from training.backtest import positions
 
 CONFIG = MergeConfig(price_weight=0.6, sentiment_weight=0.4, threshold=0.2)
 
@@ -33,5 +35,26 @@ def test_threshold_is_inclusive_and_symmetric():
     assert merge_signal(0.1999, None, CONFIG).decision == "HOLD"
 
 
-def test_price_score_is_up_minus_down():
-    assert price_score({"up": 0.5, "flat": 0.2, "down": 0.3}) == pytest.approx(0.2)
+def test_price_score_is_the_edge_over_the_base_rates():
+    base = {"up": 0.55, "flat": 0.05, "down": 0.40}
+    assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}, base) == pytest.approx(0.0)  # the prior: no signal
+    assert price_score({"up": 0.60, "flat": 0.05, "down": 0.35}, base) == pytest.approx(0.10)
+    assert price_score({"up": 0.50, "flat": 0.05, "down": 0.45}, base) == pytest.approx(-0.10)
+    assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}) == pytest.approx(0.15)  # no base rates: raw, as before
+
+
+def test_a_prior_that_leans_up_needs_as_much_news_to_buy_as_to_sell():
+    base = {"up": 0.55, "flat": 0.05, "down": 0.40}
+    prior = price_score(base, base)
+    needed = {}
+    for decision, sign in (("BUY", 1), ("SELL", -1)):
+        grid = np.linspace(0, 1, 1001)
+        needed[decision] = next(s for s in grid if merge_signal(prior, sign * s, CONFIG).decision == decision)
+    assert needed["BUY"] == pytest.approx(needed["SELL"])
+
+
+def test_the_backtest_trades_exactly_as_the_merge_decides():
+    scores = np.array([-0.3, -0.2, -0.05, 0.0, 0.05, 0.2, 0.3])
+    decisions = [merge_signal(s, None, CONFIG).decision for s in scores]
+    expected = [{"BUY": 1.0, "SELL": -1.0, "HOLD": 0.0}[d] for d in decisions]
+    assert positions(scores, CONFIG.threshold).tolist() == expected

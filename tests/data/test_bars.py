@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.direction import CLASSES, direction_labels
+from models.direction import CLASSES, direction_labels, trailing_volatility
+from models.evaluation import realised_direction
 from training.data import (
     chronological_split,
     horizon_log_returns,
@@ -103,3 +104,20 @@ def test_every_walk_forward_setup_has_bars_for_its_folds():
         samples = make_samples(frame, cfg.context_length, cfg.horizon, cfg.flat_band_bp)
         splits = fold_splits(samples, setup.folds, setup.test_fraction, cfg.sample_step)
         assert all(len(s.test) > 50 and len(s.train) > 500 for s in splits), name
+
+
+def test_trailing_volatility_is_the_rolling_standard_deviation_of_past_returns():
+    close = random_walk_frame(700, seed=8)["close"]
+    expected = np.log(close).diff().rolling(256, min_periods=16).std().bfill().to_numpy()
+    np.testing.assert_allclose(trailing_volatility(close.to_numpy()), expected, rtol=1e-8)
+
+
+def test_settlement_labels_a_volatility_band_as_training_does():
+    frame = random_walk_frame(800, seed=9)
+    samples = make_samples(frame, context_length=32, horizon=4, flat_band_bp=1, flat_band_vol=0.5)
+    timestamps = frame.index.as_unit("ns").asi8 / 1e9
+    closes = frame["close"].to_numpy()
+    settled = [realised_direction(timestamps[e], closes[e], 4, 1, timestamps, closes, flat_band_vol=0.5)[0]
+               for e in samples.ends()]
+    assert settled == [CLASSES[k] for k in samples.labels[samples.ends()]]
+    assert "flat" in settled and len(set(settled)) == 3

@@ -1,8 +1,14 @@
+import json
+
 import numpy as np
 import pytest
 
-from models.price_direction import CHANNELS, CLASSES, PriceDirectionModel, ohlcv_features
+from models.price_direction import CHANNELS, CLASSES, METADATA_FILE, PriceDirectionModel, ohlcv_features
+from models.signal_merge import MergeConfig, merge_signal
+from tests.model.synthetic import drifting_frame
 from tests.support import TINY_CONTEXT, random_walk_bars
+from training.data import make_samples
+from training.train import TrainConfig, train
 
 
 def _columns(bars):
@@ -27,8 +33,10 @@ def test_probabilities_shape_and_sum(tiny_price_dir):
     for f in forecasts:
         assert tuple(f.probabilities) == CLASSES
         assert sum(f.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-        assert -0.002 <= f.expected_return <= 0.002
+        assert -0.004 <= f.expected_return <= 0.004
         assert f.horizon == 4
+        assert f.edges == pytest.approx({c: f.probabilities[c] - 1 / 3 for c in CLASSES})  # no base rates stored
+        assert f.score == pytest.approx(f.probabilities["up"] - f.probabilities["down"])
 
 
 def test_too_few_bars_names_the_minimum(tiny_price_dir):
@@ -59,3 +67,40 @@ def test_temperature_flattens_probabilities(tiny_price_dir):
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a price model directory"):
         PriceDirectionModel.load(tmp_path)
+
+
+def test_old_directories_take_base_rates_from_extra_and_still_load(tiny_price_dir, tmp_path):
+    """Models trained before issue 13 kept the base rates only in extra; they still load, and
+    their edges are against those rates."""
+    meta = json.loads((tiny_price_dir / METADATA_FILE).read_text())
+    for key in ("base_rates", "flat_band_vol", "bar_interval_s", "session"):
+        meta.pop(key, None)
+    meta["extra"]["base_rates"] = {"up": 0.5, "flat": 0.1, "down": 0.4}
+    old = tmp_path / "old"
+    PriceDirectionModel.load(tiny_price_dir, prefer_gpu=False).save(old)
+    (old / METADATA_FILE).write_text(json.dumps(meta))
+    model = PriceDirectionModel.load(old, prefer_gpu=False)
+    assert model.metadata.bar_interval_s is None and model.metadata.flat_band_vol == 0.0
+    f = model.forecast(np.array([0.5, 0.1, 0.4]))
+    assert f.score == 0 and f.expected_return == 0 and f.edges == {"up": 0, "flat": 0, "down": 0}
+    assert f.base_rate_return == pytest.approx(0.5 * 0.002 - 0.4 * 0.002)
+
+
+def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_information():
+    """The issue's Done-when: the raw P(up) - P(down) of such a model is the drift; the merged
+    score (driven by the edge over the base rates) is centred on 0."""
+    config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
+                         num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
+    model, _ = train(drifting_frame(3000, seed=1, drift=8e-4), config, version="drift")
+    assert model.metadata.base_rates[0] > 0.7  # most training horizons went up
+    fresh = make_samples(drifting_frame(1200, seed=2, drift=8e-4), config.context_length, config.horizon, config.flat_band_bp)
+    ends = fresh.ends()[::4]
+    forecasts = model.predict_windows(np.stack([model.normalise(fresh.window(e)) for e in ends]))
+    raw = np.array([f.probabilities["up"] - f.probabilities["down"] for f in forecasts])
+    merged = np.array([merge_signal(f.score, None, MergeConfig()).score for f in forecasts])
+    assert raw.mean() > 0.4
+    assert abs(merged.mean()) < 0.05
+    assert abs(np.mean([f.expected_return for f in forecasts])) < 0.1 * forecasts[0].base_rate_return
+    assert {merge_signal(f.score, None, MergeConfig()).decision for f in forecasts} == {"HOLD"}
+    assert model.metadata.bar_interval_s == 300 and model.metadata.labelling() == {
+        "horizon": 4, "flat_band_bp": 5.0, "flat_band_vol": 0.0}

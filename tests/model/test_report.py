@@ -10,7 +10,7 @@ from tests.model.test_walk_forward import TINY
 from tests.support import random_walk_frame, write_news_layout
 from training import report
 from training.cli import main as cli
-from training.report_render import direction_verdicts
+from training.report_render import backtest_verdict, bandit_summary, direction_verdicts
 from training.walk_forward import Setup
 
 SENTENCES = [f"the {w} rose .@positive" for w in ("profit", "sales", "stock", "margin", "output")] * 2 + \
@@ -77,3 +77,23 @@ def test_the_command_refuses_unknown_sections_and_missing_data(tmp_path):
         cli(["report", "--sections", "ett,astrology", "--data", str(tmp_path)])
     with pytest.raises(SystemExit, match="reference data not found"):
         cli(["report", "--sections", "ett", "--data", str(tmp_path / "absent")])
+
+
+def test_the_bandit_summary_names_every_policy_that_ties_with_the_best():
+    policies = {"thompson": {"final_mean": 30.0, "final_ci95": 2.8}, "ucb1": {"final_mean": 50.6, "final_ci95": 1.3},
+                "epsilon-greedy": {"final_mean": 30.1, "final_ci95": 4.8}}
+    text = bandit_summary(policies)
+    assert text.startswith("thompson 30.0 ± 2.8, epsilon-greedy 30.1 ± 4.8, ucb1 50.6 ± 1.3")
+    assert text.endswith("thompson ties with epsilon-greedy (intervals overlap)")
+    assert bandit_summary({k: v for k, v in policies.items() if k != "epsilon-greedy"}).endswith("thompson is best")
+
+
+def test_the_backtest_verdict_follows_the_paired_test_and_the_interval():
+    def verdict(t, p, ci, exposure=0.5):
+        return backtest_verdict({"exposure": exposure, "vs_reference": {"t": t, "p_value": p,
+                                                                         "sharpe_difference_ci": ci}})
+    assert "makes less per period than buy-and-hold" in verdict(-2.7, 0.01, [-1.1, 0.3])
+    assert "[-1.10, +0.30] includes zero" in verdict(-2.7, 0.01, [-1.1, 0.3])
+    assert "makes more" in verdict(3.0, 0.003, [0.2, 1.5]) and "is above zero" in verdict(3.0, 0.003, [0.2, 1.5])
+    assert "not distinguishable" in verdict(0.06, 0.95, [-3.0, 3.3])
+    assert "never traded" in verdict(0.0, 1.0, [0, 0], exposure=0)

@@ -29,7 +29,7 @@ def test_folds_are_purged_and_walk_forward(samples):
         assert split.validation.max() + gap <= split.test.min()
         assert (np.diff(split.test) == samples.horizon).all()  # outcomes do not overlap
         if k:
-            assert split.test.min() > splits[k - 1].test.max()
+            assert split.test.min() - splits[k - 1].test.max() == samples.horizon  # also across the boundary
             assert split.train.max() > splits[k - 1].train.max()  # the origin rolls forward
 
 
@@ -64,3 +64,10 @@ def test_evaluate_setup_scores_every_forecaster_on_the_same_windows(tmp_path):
     assert result["backtest"]["buy_and_hold"]["exposure"] == 1.0
     assert sum(result["test_class_rates"].values()) == pytest.approx(1.0)
     assert len(result["ensemble_weights"]) == 2 and set(result["test_class_rates"]) == set(CLASSES)
+    assert set(result["thresholds"]) == {"patchtst", "logistic", "ensemble"}
+    assert all(len(t) == 2 and all(x is None or x > 0 for x in t) for t in result["thresholds"].values())
+    ic = result["information_coefficient"]["patchtst"]
+    assert ic["n"] == result["backtest"]["buy_and_hold"]["periods"] and {"ic", "ic_t", "rank_ic", "rank_ic_t"} <= set(ic)
+    assert sum(b["n"] for b in result["hit_rate_by_confidence"]["logistic"]) <= ic["n"]
+    comparison = result["backtest"]["patchtst"]["vs_reference"]
+    assert {"t", "p_value", "sharpe_difference_ci"} <= set(comparison)

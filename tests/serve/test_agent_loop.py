@@ -43,6 +43,8 @@ def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
     (scores,) = evaluation["by_model_version"].values()
     assert scores["n"] == STEPS and sum(scores["realised_counts"].values()) == STEPS
     assert 0.0 <= scores["accuracy"] <= 1.0 and 0.0 <= scores["brier"] <= 2.0
+    assert scores["information_coefficient"]["n"] == STEPS  # of the served edge score
+    assert sum(b["n"] for b in scores["hit_rate_by_confidence"]) <= STEPS
     # Settling is idempotent: the same bars settle nothing new.
     assert api.record_realised("LOOP", bars_body(frame)).settled == 0
 

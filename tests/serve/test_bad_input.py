@@ -37,6 +37,9 @@ CASES = {
     "too few bars for the model": ("/v1/price/predict", {"symbol": "SPY", "bars": random_walk_bars(10)},
                                    f"at least {TINY_CONTEXT + 1}"),
     "too few bars in a signal": ("/v1/signal", signal(bars=random_walk_bars(10)), f"at least {TINY_CONTEXT + 1}"),
+    "bars of another interval": ("/v1/price/predict", {"symbol": "SPY", "bars": {
+        **BARS, "timestamps": [BARS["timestamps"][0] + 60 * i for i in range(len(BARS["timestamps"]))]}},
+        "bars.timestamps: gap of 60 s"),
     "outcome not win/loss": ("/v1/strategies/outcomes", {"outcomes": [{"strategy": "s", "outcome": "draw"}]},
                              "outcome"),
     "outcome from the future": ("/v1/strategies/outcomes",

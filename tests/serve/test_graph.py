@@ -36,8 +36,9 @@ def test_signal_fans_out_and_merges(client):
     assert {s["strategy"] for s in signal["strategies"]["strategies"]} >= {"momentum", "mean_reversion"}
     assert len(signal["sentiment"]["results"]) == 2
     assert sum(signal["price"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-    p = signal["price"]["probabilities"]
-    expected = merge_signal(p["up"] - p["down"], signal["sentiment"]["score"], MergeConfig())
+    edges = signal["price"]["edges"]
+    assert signal["price"]["score"] == pytest.approx(edges["up"] - edges["down"])
+    expected = merge_signal(signal["price"]["score"], signal["sentiment"]["score"], MergeConfig())
     assert signal["decision"] == expected.decision
     assert signal["score"] == pytest.approx(expected.score)
     assert set(signal["model_versions"]) == {"sentiment", "price"}

@@ -13,8 +13,7 @@ from training.tune import METRIC, best_of, run_sweep
 
 BASE = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8, num_attention_heads=2,
                    num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
-SPACE = {"d_model": tune.choice([8, 16]), "learning_rate": tune.loguniform(1e-4, 1e-2),
-         "flat_band_bp": tune.uniform(2.0, 10.0)}
+SPACE = {"d_model": tune.choice([8, 16]), "learning_rate": tune.loguniform(1e-4, 1e-2)}
 
 
 def test_two_trial_sweep_leaves_a_registry_version(ray_cluster, tmp_path):
