@@ -35,8 +35,9 @@ def test_probabilities_shape_and_sum(tiny_price_dir):
         assert sum(f.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert -0.004 <= f.expected_return <= 0.004
         assert f.horizon == 4
-        assert f.edges == pytest.approx({c: f.probabilities[c] - 1 / 3 for c in CLASSES})  # no base rates stored
-        assert f.score == pytest.approx(f.probabilities["up"] - f.probabilities["down"])
+        rates = dict(zip(CLASSES, model.metadata.base_rates))
+        assert f.edges == pytest.approx({c: f.probabilities[c] - rates[c] for c in CLASSES})
+        assert f.score == pytest.approx(f.edges["up"] - f.edges["down"])
 
 
 def test_too_few_bars_names_the_minimum(tiny_price_dir):
