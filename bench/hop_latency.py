@@ -27,11 +27,12 @@ def main() -> None:
     import httpx
     from ray import serve
 
+    from deployments.schemas import Bars
     from tests.support import random_walk_bars
 
     work, bert, price = bench_models("hops-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
-    columns = {k: bars[k] for k in ("open", "high", "low", "close", "volume")}
+    columns = Bars.model_validate(bars).columns()  # the message the ingress sends
     results = {"model_ms": direct(bert, price, bars, n)}
     graph_args = {"data_dir": str(work / "var"), "sentiment": {"model": str(bert), "cache_size": 0},
                   "price": {"model_dir": str(price)}}

@@ -24,6 +24,7 @@ from deployments.model_slot import ModelSlot
 from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, PriceResponse
 from models.bar_spacing import bar_spacing_error
+from models.direction import flat_band
 from models.price_direction import CLASSES, PriceDirectionModel
 from models.registry import resolve_model_dir
 
@@ -66,11 +67,15 @@ class PriceDeployment:
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         forecast = await self._predict_batch((model, window))
         meta = model.metadata
+        # The band this prediction is labelled with, as training labelled the same bar (with a
+        # volatility band, from the bars up to it), so settlement needs nothing but this figure.
+        band = np.atleast_1d(flat_band(np.asarray(bars["close"]), meta.horizon, meta.flat_band_bp,
+                                       meta.flat_band_vol))[-1]
         self.metrics.predictions.inc(tags={"direction": max(CLASSES, key=forecast.edges.get)})
         return PriceResponse(model_id=meta.model_id, version=meta.version, horizon=forecast.horizon,
                              probabilities=forecast.probabilities, edges=forecast.edges, score=forecast.score,
                              expected_return=forecast.expected_return, base_rate_return=forecast.base_rate_return,
-                             flat_band_bp=meta.flat_band_bp)
+                             flat_band_bp=float(band) * 1e4)
 
     @serve.batch
     async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:

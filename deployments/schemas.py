@@ -176,7 +176,8 @@ class PriceResponse(BaseModel):
     expected_return: float = Field(description="expected log return over the horizon in excess of the training "
                                                "period's average (no drift: 0 at the base rates)")
     base_rate_return: float = Field(description="the training period's average horizon log return (its drift)")
-    flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat")
+    flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat: the band this "
+                                            "prediction is labelled and settled with (a volatility band widens it)")
 
 
 class StrategyPosteriorOut(BaseModel):

@@ -105,3 +105,12 @@ def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_infor
     assert {merge_signal(f.score, None, MergeConfig()).decision for f in forecasts} == {"HOLD"}
     assert model.metadata.bar_interval_s == 300 and model.metadata.labelling() == {
         "horizon": 4, "flat_band_bp": 5.0, "flat_band_vol": 0.0}
+
+
+def test_a_model_saved_before_base_rates_were_stored_measures_edges_against_a_third(tiny_price_dir, tmp_path):
+    legacy = PriceDirectionModel.load(tiny_price_dir, prefer_gpu=False)
+    legacy.metadata.base_rates = None
+    legacy = PriceDirectionModel.load(legacy.save(tmp_path / "legacy"), prefer_gpu=False)
+    (f,) = legacy.predict_windows(legacy.window(*_columns(random_walk_bars(60)))[None])
+    assert f.edges == pytest.approx({c: f.probabilities[c] - 1 / 3 for c in CLASSES})
+    assert f.score == pytest.approx(f.probabilities["up"] - f.probabilities["down"])
