@@ -83,12 +83,13 @@ class Ledger:
         now = time.time()
         # What the sender said, in a canonical form (the same instant in another UTC offset is
         # the same content); the server's default timestamp is not part of it.
-        said = [{"strategy": o.strategy, "outcome": o.outcome, "id": o.id,
+        said = [{"strategy": o.strategy, "outcome": o.outcome, "id": o.id, "r_multiple": o.r_multiple,
                  "timestamp": o.timestamp.timestamp() if o.timestamp else None} for o in batch.outcomes]
         rows = [OutcomeRow(strategy=o.strategy, win=o.outcome == "win",
                            observed_at=o.timestamp.timestamp() if o.timestamp else now,
                            key=o.id or f"{batch.request_id}#{i}",
-                           fingerprint=fingerprint({k: v for k, v in content.items() if k != "id"}))
+                           fingerprint=fingerprint({k: v for k, v in content.items() if k != "id"}),
+                           r_multiple=o.r_multiple)
                 for i, (o, content) in enumerate(zip(batch.outcomes, said))]
         result, stored = await self._run(self.store.record_outcomes, batch.request_id, fingerprint(said), rows, now)
         for row in stored:
@@ -98,9 +99,9 @@ class Ledger:
     async def strategy_weights(self, draw: bool = False) -> StrategyWeightsResponse:
         now, c = time.time(), self.config
         half_life_s = c.half_life_days * DAY_S if c.half_life_days else None
-        since, evidence = await self._run(self.store.strategy_evidence, now, half_life_s)
+        since, evidence, payoffs = await self._run(self.store.strategy_evidence, now, half_life_s)
         posteriors = summarise(evidence, c.prior_alpha, c.prior_beta, c.credible_level,
-                               c.probability_best_samples, c.seed)
+                               c.probability_best_samples, c.seed, payoffs)
         draws = thompson_draw(beta_parameters(evidence, c.prior_alpha, c.prior_beta),
                               np.random.default_rng()) if draw else {}
         for p in posteriors:

@@ -94,6 +94,9 @@ class StrategyOutcome(Strict):
     id: IdempotencyKey | None = Field(
         default=None, description="idempotency key: an outcome whose id was recorded before is not counted "
                                   "again, so a retried request is safe; send one per trade")
+    r_multiple: Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)] | None = Field(
+        default=None, description="the trade's result in units of its initial risk (R): +3 for a win three times "
+                                  "the risk, -1 for a full stop-out; gives the strategy's expected payoff")
 
 
 def _distinct_ids(outcomes: list[StrategyOutcome]) -> list[StrategyOutcome]:
@@ -188,6 +191,9 @@ class StrategyPosteriorOut(BaseModel):
     lower: float
     upper: float
     outcomes: int = Field(description="outcomes in the window (not decayed)")
+    expected_r: float | None = Field(description="decayed mean R multiple of the outcomes that carried one: the "
+                                                 "expected payoff per trade in units of risk (null: none did)")
+    r_outcomes: int = Field(description="outcomes in the window that carried an R multiple")
     probability_best: float = Field(description="P(this strategy has the highest win rate): Thompson sampling's "
                                                 "share of plays")
     thompson_draw: float | None = Field(None, description="one draw of the win rate, only when asked (`draw=true`)")

@@ -64,6 +64,7 @@ strategy_outcomes = Table(
     Column("received_at", Float, nullable=False),  # when the server acknowledged it
     Column("idempotency_key", String(128)),  # the outcome's `id`, or `<request_id>#<position>`
     Column("fingerprint", String(64)),  # what the sender said of it: a key reused for other content is refused
+    Column("r_multiple", Float),  # the trade's result in units of its risk, when the sender gave it
     Index("strategy_outcomes_idempotency_key", "idempotency_key", unique=True),
 )
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from models.evaluation import realised_direction
-from models.strategy_weights import Evidence
+from models.strategy_weights import Evidence, Payoffs
 from store import migrate, schema
 from store.errors import Conflict
 from store.schema import price_predictions, requests, strategy_outcomes, strategy_syncs
@@ -51,7 +51,8 @@ class OutcomeRow:
     win: bool
     observed_at: float
     key: str  # idempotency key: the outcome's id, or `<request_id>#<position>`
-    fingerprint: str  # of what the sender said (strategy, outcome, its own timestamp)
+    fingerprint: str  # of what the sender said (strategy, outcome, its own timestamp, R multiple)
+    r_multiple: float | None = None
 
 
 def _make_engine(url: str) -> Engine:
@@ -132,7 +133,8 @@ class Store:
             for i, o in enumerate(outcomes):
                 if _insert_new(conn, strategy_outcomes, {
                         "strategy": o.strategy, "win": o.win, "observed_at": o.observed_at,
-                        "received_at": received_at, "idempotency_key": o.key, "fingerprint": o.fingerprint},
+                        "received_at": received_at, "idempotency_key": o.key, "fingerprint": o.fingerprint,
+                        "r_multiple": o.r_multiple},
                         "idempotency_key"):
                     stored.append(o)
                     continue
@@ -153,22 +155,28 @@ class Store:
             conn.execute(insert(strategy_syncs).values(since=since, at=now))
             return _answer(conn, request_id, {"since": since, "replayed": False})
 
-    def strategy_evidence(self, now: float, half_life_s: float | None) -> tuple[float | None, Evidence]:
+    def strategy_evidence(self, now: float, half_life_s: float | None) -> tuple[float | None, Evidence, Payoffs]:
         """The sync window's start (None: all outcomes), and per strategy from the log in it:
-        (decayed wins, decayed losses, outcomes). An outcome observed at t weighs
-        0.5 ** ((now - t) / half_life) (1 without decay; 0 past 1,000 half-lives, where
-        PostgreSQL's exp() would underflow with an error)."""
+        (decayed wins, decayed losses, outcomes), and (decayed mean R multiple or None, outcomes
+        with one). An outcome observed at t weighs 0.5 ** ((now - t) / half_life) (1 without
+        decay; 0 past 1,000 half-lives, where PostgreSQL's exp() would underflow with an error)."""
         o = strategy_outcomes.c
         exponent = (o.observed_at - now) * (LN2 / half_life_s if half_life_s else 0.0)
         weight = case((o.observed_at >= now, 1.0), (exponent < -700.0, 0.0), else_=func.exp(exponent))
+        with_r = o.r_multiple.is_not(None)
         query = (select(o.strategy, func.sum(case((o.win, weight), else_=0.0)),
-                        func.sum(case((o.win, 0.0), else_=weight)), func.count())
+                        func.sum(case((o.win, 0.0), else_=weight)), func.count(),
+                        func.sum(case((with_r, weight * o.r_multiple), else_=0.0)),
+                        func.sum(case((with_r, weight), else_=0.0)), func.count(o.r_multiple))
                  .group_by(o.strategy).order_by(o.strategy))
         with self.engine.connect() as conn:
             since = conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
             if since is not None:
                 query = query.where(o.observed_at >= since)
-            return since, {s: (float(w), float(lo), int(n)) for s, w, lo, n in conn.execute(query)}
+            rows = conn.execute(query).all()
+        evidence = {s: (float(w), float(lo), int(n)) for s, w, lo, n, *_ in rows}
+        payoffs = {s: (float(rw) / float(ws) if n_r and ws > 0 else None, int(n_r)) for s, *_, rw, ws, n_r in rows}
+        return since, evidence, payoffs
 
     # ---- predictions and model loads ----------------------------------------------------
 

@@ -87,7 +87,7 @@ def test_a_store_from_before_alembic_is_upgraded_with_its_outcomes(tmp_path, leg
     upgraded = Store(url, migrate_schema=True)
     with upgraded.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
-    assert upgraded.strategy_evidence(now=1.0, half_life_s=None) == (None, {"s": (1.0, 0.0, 1)})
+    assert upgraded.strategy_evidence(now=1.0, half_life_s=None)[:2] == (None, {"s": (1.0, 0.0, 1)})
     result, _ = upgraded.record_outcomes("r", "d", [outcome("k", win=False)], 3.0)
     assert result["recorded"] == 1
 
@@ -126,7 +126,7 @@ def test_posteriors_from_the_log_equal_the_incremental_ones(store):
     for event in reversed(events):
         memory.update(*event)
     now = 70 * 3600.0
-    _, from_log = store.strategy_evidence(now, half_life_s=DAY)
+    _, from_log, _ = store.strategy_evidence(now, half_life_s=DAY)
     assert from_log.keys() == memory.evidence(now).keys()
     for name, (wins, losses, n) in memory.evidence(now).items():
         assert from_log[name] == (pytest.approx(wins), pytest.approx(losses), n)
@@ -273,5 +273,20 @@ def test_evidence_a_thousand_half_lives_old_weighs_nothing_and_raises_nothing(st
                  lambda dbapi, _: dbapi.create_function("exp", 1, exp_like_postgresql, deterministic=True))
     now = 100 * 365 * DAY
     store.record_outcomes("r", "d", [outcome("ancient", True, 0.0), outcome("recent", False, now - DAY)], now)
-    _, evidence = store.strategy_evidence(now, half_life_s=DAY)
+    _, evidence, _ = store.strategy_evidence(now, half_life_s=DAY)
     assert evidence == {"s": (0.0, pytest.approx(0.5), 2)}
+
+
+def test_expected_payoff_ranks_a_40_percent_strategy_at_3r_above_a_55_percent_one_at_1r(store):
+    from models.strategy_weights import summarise
+
+    rows = [OutcomeRow("trend", i % 5 < 2, 1.0, f"t{i}", "f", 3.0 if i % 5 < 2 else -1.0) for i in range(100)]
+    rows += [OutcomeRow("scalp", i % 20 < 11, 1.0, f"s{i}", "f", 1.0 if i % 20 < 11 else -1.0) for i in range(100)]
+    rows += [OutcomeRow("silent", True, 1.0, "n0", "f")]  # no R multiple sent
+    store.record_outcomes("r", "d", rows, 1.0)
+    _, evidence, payoffs = store.strategy_evidence(now=1.0, half_life_s=None)
+    served = {p.strategy: p for p in summarise(evidence, payoffs=payoffs)}
+    assert served["trend"].expected_r == pytest.approx(0.4 * 3 - 0.6) and served["trend"].r_outcomes == 100
+    assert served["scalp"].expected_r == pytest.approx(0.55 - 0.45)
+    assert served["scalp"].mean > served["trend"].mean  # the win rate alone ranks them the other way
+    assert served["silent"].expected_r is None and served["silent"].r_outcomes == 0

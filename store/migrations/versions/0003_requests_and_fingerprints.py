@@ -1,5 +1,5 @@
 """Requests by id with a fingerprint of their content (a reused id with other content is
-refused, a resend replays the first answer); outcome fingerprints; failed model loads in the
+refused, a resend replays the first answer); outcome fingerprints and R multiples; failed model loads in the
 promotion log; the served edge score of each price prediction; the hand-written
 `schema_version` table gives way to Alembic's.
 
@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON, nullable=False),
     )
     op.add_column("strategy_outcomes", sa.Column("fingerprint", sa.String(64)))
+    op.add_column("strategy_outcomes", sa.Column("r_multiple", sa.Float))
     op.add_column("price_predictions", sa.Column("score", sa.Float))
     with op.batch_alter_table("model_promotions") as table:
         table.add_column(sa.Column("outcome", sa.String(16), nullable=False, server_default="loaded"))
