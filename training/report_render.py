@@ -118,8 +118,10 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
              f"{', '.join(str(t) for t in THRESHOLD_GRID)}, or none (never trade) when no threshold made money "
              "there. The comparison with buy-and-hold is paired on the same periods: a HAC t-test of the "
              "per-period P&L difference, and the Sharpe difference with a block-bootstrap interval.", "",
-             "PatchTST's backtest is the served merge (models/signal_merge.py) on the price branch alone, with the "
-             "threshold chosen as above. Sentiment cannot be scored on bar data: no news in the shared data is "
+             "PatchTST's backtest trades the merge's rule (models/signal_merge.py) on the price branch alone, with "
+             "the threshold chosen as above; it is not the served configuration, whose threshold (0.2 in "
+             "serve_config.yaml) was not chosen on data, and which the price edge alone rarely reaches. "
+             "Sentiment cannot be scored on bar data: no news in the shared data is "
              "aligned with these bars (PhraseBank and FiQA carry no timestamps), so the merge's price and "
              "sentiment weights cannot be chosen from data here and stay the configured prior.", ""]
     fig_rel, rel_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 4), squeeze=False)
