@@ -69,8 +69,14 @@ class PriceModelMetadata:
     session: str | None = None  # "regular" (09:30-15:55 US/Eastern weekdays) or "all"
 
     def labelling(self) -> dict:
-        """What decides a window's class: two models compare only when these agree."""
+        """What decides a window's class from the bars."""
         return {"horizon": self.horizon, "flat_band_bp": self.flat_band_bp, "flat_band_vol": self.flat_band_vol}
+
+    def comparability(self) -> dict:
+        """What two models must share to be scored on the same windows with the same labels: the
+        labelling, the bar interval and the session (a horizon of 4 bars of 5 minutes is not one
+        of 4 bars of an hour)."""
+        return {**self.labelling(), "bar_interval_s": self.bar_interval_s, "session": self.session}
 
 
 @dataclass(frozen=True)

@@ -139,9 +139,8 @@ def version_line(version: str, meta: dict) -> str:
     gate = extra.get("gate")
     if gate:
         figures = gate["figures"]
-        tests = [f"vs {other.replace('_', ' ')} {test['mean_difference']:+.4f} nats ({bound} {test[bound + '_bound']:+.4f})"
-                 for other in ("production", "base_rate") if (test := figures.get(f"vs_{other}"))
-                 for bound in ["upper" if test["rule"] == "non-inferiority" else "lower"]]
+        tests = [f"vs {other.replace('_', ' ')} {test['mean_difference']:+.4f} nats (lower {test['lower_bound']:+.4f})"
+                 for other in ("production", "base_rate") if (test := figures.get(f"vs_{other}"))]
         verdict = "promoted" if gate["promoted"] else "passed" if gate["passed"] else "refused"
         line += f"  gate={verdict}" + (f" [{'; '.join(tests)}; margin {figures['margin']:g}]" if tests
                                        else f" [{gate['reasons'][0]}]")
@@ -290,10 +289,11 @@ def _add_gate_and_tracking(parser: argparse.ArgumentParser) -> None:
     from training.retrain import DEFAULT_ALPHA, DEFAULT_MARGIN
 
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
-                        help="promotion gate: nats of mean log-loss the candidate may lose against production or "
-                             f"the base rate and still count as not worse (default {DEFAULT_MARGIN})")
+                        help="promotion gate: nats of mean log-loss the candidate may measure worse than production "
+                             f"and still pass (default {DEFAULT_MARGIN})")
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help=f"promotion gate: level of each one-sided test (default {DEFAULT_ALPHA})")
+                        help="promotion gate: level of each one-sided test that the candidate is worse "
+                             f"(default {DEFAULT_ALPHA})")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite:///var/mlflow.db); "
                              "'none' turns tracking off")
@@ -347,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrain_ = sub.add_parser("retrain", help="refresh data, train a candidate, promote it if it passes the gate")
     _add_bars_source(retrain_)
+    retrain_.set_defaults(session=None)  # production's session, applied by retrain()
     retrain_.add_argument("--registry", required=True)
     retrain_.add_argument("--sweep", type=int, default=0, metavar="N",
                           help="run a short N-trial sweep instead of reusing production's configuration")
