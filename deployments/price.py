@@ -43,7 +43,8 @@ class PriceDeployment:
             "price", lambda source: PriceDirectionModel.load(resolve_model_dir(source), prefer_gpu),
             lambda m: (m.metadata.model_id, m.metadata.version, str(m.device)), ledger, config.load_retry,
             lambda source: f"no usable price model at {source}; train one with: "
-                           f"{TRAIN_COMMAND.format(model_dir=source)}")
+                           f"{TRAIN_COMMAND.format(model_dir=source)} (if its gate refuses it, "
+                           f"`investiq promote --registry {source} --version <version>` serves it by hand)")
         self.metrics = PriceMetrics()
         self.batch_sizes: Counter = Counter()
         self._predict_batch.set_max_batch_size(config.max_batch_size)
