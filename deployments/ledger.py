@@ -34,7 +34,7 @@ from deployments.schemas import (
     StrategyWeightsResponse, SyncResponse,
 )
 from models.direction import CLASSES
-from models.evaluation import direction_scores, hit_rate_by_confidence, information_coefficient
+from models.evaluation import direction_scores, hit_rate_by_confidence, information_coefficient, newey_west_lags
 from models.strategy_weights import beta_parameters, summarise, thompson_draw
 from store.store import OutcomeRow, Store, fingerprint
 from store.writer import BatchedWriter
@@ -45,13 +45,17 @@ LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_prediction
 
 def _scores(settled: list[dict]) -> dict:
     """Direction scores of settled predictions, with IC and hit rate by confidence of the served
-    score where it was logged."""
+    score where it was logged. A bar forecast more than once (say through /v1/signal and
+    /v1/price/predict) counts once, its latest forecast; predictions of neighbouring bars share
+    outcome bars over the horizon, so the IC's Newey-West lags cover at least the horizon."""
+    settled = sorted({r["as_of"]: r for r in settled}.values(), key=lambda r: r["as_of"])
     scores = direction_scores(np.array([[r[f"p_{c}"] for c in CLASSES] for r in settled]),
                               [r["realised"] for r in settled])
     scored = [r for r in settled if r["score"] is not None]
     if scored:
         served, realised = (np.array([r[k] for r in scored]) for k in ("score", "realised_return"))
-        scores["information_coefficient"] = information_coefficient(served, realised)
+        lags = max(newey_west_lags(len(scored)), max(r["horizon"] for r in scored))
+        scores["information_coefficient"] = information_coefficient(served, realised, maxlags=lags)
         scores["hit_rate_by_confidence"] = hit_rate_by_confidence(served, realised)
     return scores
 

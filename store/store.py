@@ -223,8 +223,8 @@ class Store:
 
     def price_predictions_since(self, symbol: str, since: float) -> list[dict]:
         p = price_predictions
-        query = select(p.c.model_version, p.c.p_up, p.c.p_flat, p.c.p_down, p.c.score, p.c.realised,
-                       p.c.realised_return).where(
+        query = select(p.c.model_version, p.c.as_of, p.c.horizon, p.c.p_up, p.c.p_flat, p.c.p_down, p.c.score,
+                       p.c.realised, p.c.realised_return).where(
             p.c.symbol == symbol, p.c.created_at >= since).order_by(p.c.id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
