@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from models.direction import CLASSES, edge_score
 
 
 class MergeConfig(BaseModel):
@@ -38,15 +37,6 @@ class MergedSignal:
     decision: str
     score: float
     confidence: float
-
-
-def price_score(probabilities: dict[str, float], base_rates: dict[str, float] | None = None) -> float:
-    """The price branch's score from its class probabilities and the model's training base
-    rates (both keyed by class); a PriceForecast carries the same number as `score`. Without
-    base rates (callers written before they existed) it is the old raw P(up) - P(down), drift
-    included: pass them."""
-    base = [1 / len(CLASSES)] * len(CLASSES) if base_rates is None else [base_rates[c] for c in CLASSES]
-    return float(edge_score([probabilities[c] for c in CLASSES], base))
 
 
 def merge_signal(price: float | None, sentiment: float | None, config: MergeConfig) -> MergedSignal:

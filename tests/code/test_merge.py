@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from models.signal_merge import MergeConfig, merge_signal, price_score
+from models.direction import edge_score
+from models.signal_merge import MergeConfig, merge_signal
 from training.backtest import positions
 
 CONFIG = MergeConfig(price_weight=0.6, sentiment_weight=0.4, threshold=0.2)
@@ -36,16 +37,15 @@ def test_threshold_is_inclusive_and_symmetric():
 
 
 def test_price_score_is_the_edge_over_the_base_rates():
-    base = {"up": 0.55, "flat": 0.05, "down": 0.40}
-    assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}, base) == pytest.approx(0.0)  # the prior: no signal
-    assert price_score({"up": 0.60, "flat": 0.05, "down": 0.35}, base) == pytest.approx(0.10)
-    assert price_score({"up": 0.50, "flat": 0.05, "down": 0.45}, base) == pytest.approx(-0.10)
-    assert price_score({"up": 0.55, "flat": 0.05, "down": 0.40}) == pytest.approx(0.15)  # no base rates: raw, as before
+    base = [0.55, 0.05, 0.40]  # up, flat, down
+    assert edge_score([0.55, 0.05, 0.40], base) == pytest.approx(0.0)  # the prior: no signal
+    assert edge_score([0.60, 0.05, 0.35], base) == pytest.approx(0.10)
+    assert edge_score([0.50, 0.05, 0.45], base) == pytest.approx(-0.10)
 
 
 def test_a_prior_that_leans_up_needs_as_much_news_to_buy_as_to_sell():
-    base = {"up": 0.55, "flat": 0.05, "down": 0.40}
-    prior = price_score(base, base)
+    base = [0.55, 0.05, 0.40]
+    prior = edge_score(base, base)
     needed = {}
     for decision, sign in (("BUY", 1), ("SELL", -1)):
         grid = np.linspace(0, 1, 1001)
