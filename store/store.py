@@ -57,7 +57,10 @@ class OutcomeRow:
 
 def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"store_url {parsed.render_as_string(hide_password=True)}: the store speaks SQLite and "
+                         "PostgreSQL only; use sqlite:///path or postgresql+psycopg://user:password@host/db")
+    if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

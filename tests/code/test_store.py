@@ -290,3 +290,9 @@ def test_expected_payoff_ranks_a_40_percent_strategy_at_3r_above_a_55_percent_on
     assert served["scalp"].expected_r == pytest.approx(0.55 - 0.45)
     assert served["scalp"].mean > served["trend"].mean  # the win rate alone ranks them the other way
     assert served["silent"].expected_r is None and served["silent"].r_outcomes == 0
+
+
+def test_a_store_url_of_another_dialect_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="SQLite and PostgreSQL only") as error:
+        Store("mysql://user:secret@host/db", migrate_schema=True)
+    assert "secret" not in str(error.value) and "\n" not in str(error.value)
