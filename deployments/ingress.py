@@ -4,7 +4,8 @@
 (outcomes are recorded only once the price model accepted the bars, so a 422 never hides
 recorded outcomes), each call under its own budget (branch_call). A branch that fails is
 named in `degraded` with its category; the merge uses what arrived, and the signal is
-actionable only outside shadow mode with every branch of the operator's quorum answering.
+actionable only outside shadow mode, with every branch of the operator's quorum answering and
+a threshold to decide on (models.signal_merge).
 A request may make the answer more conservative (ask for shadow), never less.
 
 The request id is minted here once when the request has none, echoed in the answer and
@@ -191,8 +192,10 @@ class SignalIngress:
             outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
             strategies = strategies.weights
         merged = merge_signal(price.score if price else None, sentiment.score if sentiment else None,
-                              self.config.merge)
+                              self.config.merge, price.threshold if price else None)
         reasons = not_actionable_because(shadow, results, self.config.quorum)
+        if merged.untradable_because:
+            reasons.append(merged.untradable_because)
         versions = {name: f"{answer.model_id}@{answer.version}"
                     for name, answer in (("sentiment", sentiment), ("price", price)) if answer is not None}
         latency = {name: round(r.latency_ms, 3) for name, r in results.items()}
@@ -206,7 +209,7 @@ class SignalIngress:
         response = SignalResponse(
             request_id=request_id, symbol=request.symbol, shadow=shadow, actionable=not reasons,
             not_actionable_because=reasons, decision=merged.decision, confidence=merged.confidence,
-            score=merged.score, sentiment=sentiment, price=price, strategies=strategies,
+            score=merged.score, threshold=merged.threshold, sentiment=sentiment, price=price, strategies=strategies,
             outcomes_recorded=outcomes_recorded,
             degraded=[{"branch": name, "category": r.category, "reason": r.reason}
                       for name, r in results.items() if not r.ok],

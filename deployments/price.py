@@ -76,7 +76,7 @@ class PriceDeployment:
         return PriceResponse(model_id=meta.model_id, version=meta.version, horizon=forecast.horizon,
                              probabilities=forecast.probabilities, edges=forecast.edges, score=forecast.score,
                              expected_return=forecast.expected_return, base_rate_return=forecast.base_rate_return,
-                             flat_band_bp=float(band) * 1e4)
+                             threshold=forecast.threshold, flat_band_bp=float(band) * 1e4)
 
     @serve.batch
     async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:

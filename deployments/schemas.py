@@ -173,12 +173,15 @@ class PriceResponse(BaseModel):
     version: str
     horizon: int
     probabilities: dict[str, float] = Field(description="P(up), P(flat), P(down) over `horizon` bars")
-    edges: dict[str, float] = Field(description="P(class) minus its training base rate")
+    edges: dict[str, float] = Field(description="P(class) minus the model's reference forecast (its mean "
+                                                "forecast on its validation windows)")
     score: float = Field(description="edges[up] - edges[down]: what the merge uses; 0 for a model that "
-                                     "only repeats its training base rates")
-    expected_return: float = Field(description="expected log return over the horizon in excess of the training "
-                                               "period's average (no drift: 0 at the base rates)")
+                                     "says the same whatever the bars")
+    expected_return: float = Field(description="expected log return over the horizon beyond the model's "
+                                               "reference forecast (no drift: 0 at the reference)")
     base_rate_return: float = Field(description="the training period's average horizon log return (its drift)")
+    threshold: float | None = Field(description="|score| this model's validation windows found worth trading "
+                                                "(net of costs); null: no threshold made money there")
     flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat: the band this "
                                             "prediction is labelled and settled with (a volatility band widens it)")
 
@@ -193,9 +196,14 @@ class StrategyPosteriorOut(BaseModel):
     outcomes: int = Field(description="outcomes in the window (not decayed)")
     expected_r: float | None = Field(description="decayed mean R multiple of the outcomes that carried one: the "
                                                  "expected payoff per trade in units of risk (null: none did)")
+    expected_r_lower: float | None = Field(description="its interval at credible_level (Student-t on the decayed "
+                                                       "effective sample size); null below two effective outcomes")
+    expected_r_upper: float | None
     r_outcomes: int = Field(description="outcomes in the window that carried an R multiple")
     probability_best: float = Field(description="P(this strategy has the highest win rate): Thompson sampling's "
                                                 "share of plays")
+    probability_best_r: float | None = Field(description="P(this strategy has the highest expected R), among those "
+                                                         "with an interval; null for the others")
     thompson_draw: float | None = Field(None, description="one draw of the win rate, only when asked (`draw=true`)")
 
 
@@ -277,10 +285,13 @@ class SignalResponse(BaseModel):
     symbol: str
     shadow: bool = Field(description="a shadow signal is logged for monitoring; never act on it")
     actionable: bool = Field(description="false: the agent must not trade on `decision` (see not_actionable_because)")
-    not_actionable_because: list[str] = Field(description="shadow mode, or a branch of the quorum that did not answer")
+    not_actionable_because: list[str] = Field(description="shadow mode, a branch of the quorum that did not "
+                                                          "answer, or no threshold to decide on")
     decision: Literal["BUY", "SELL", "HOLD"]
-    confidence: float = Field(description="|score|; the decision is BUY/SELL only above the threshold")
+    confidence: float = Field(description="|score|; the decision is BUY/SELL only at or above `threshold`")
     score: float = Field(description="combined score in [-1, 1]")
+    threshold: float | None = Field(description="the threshold applied: ingress.merge.threshold, else the price "
+                                                "model's validated one; null: none, so HOLD")
     sentiment: SentimentResponse | None
     price: PriceResponse | None
     strategies: StrategyWeightsResponse | None

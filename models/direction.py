@@ -18,11 +18,12 @@ def direction_labels(returns: np.ndarray, band: float | np.ndarray) -> np.ndarra
     return labels
 
 
-def edge_score(probabilities: np.ndarray, base_rates: np.ndarray) -> np.ndarray | float:
-    """(P(up) - base(up)) - (P(down) - base(down)) per forecast (rows in CLASSES order): how far
-    a forecast leans up or down beyond what the base rates already say. 0 for a forecaster
-    that repeats its prior, however lopsided the prior; symmetric in up and down."""
-    edges = np.asarray(probabilities, dtype=np.float64) - np.asarray(base_rates, dtype=np.float64)
+def edge_score(probabilities: np.ndarray, reference: np.ndarray) -> np.ndarray | float:
+    """(P(up) - ref(up)) - (P(down) - ref(down)) per forecast (rows in CLASSES order): how far
+    a forecast leans up or down beyond a reference forecast (the base rates, or the
+    forecaster's own mean on validation windows). 0 for a forecaster that repeats its
+    reference, however lopsided; symmetric in up and down."""
+    edges = np.asarray(probabilities, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
     return edges[..., CLASSES.index("up")] - edges[..., CLASSES.index("down")]
 
 

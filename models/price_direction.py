@@ -7,11 +7,15 @@ trailing volatilities if wider). Probabilities are temperature-scaled (the tempe
 fitted on validation data by training).
 
 A model that has learnt nothing forecasts the training base rates, and on drifting data
-those are lopsided (SPY 5-minute: more up than down). So each forecast also says how far it
-departs from them: the edge per class, P(class) - base rate; the score, edge(up) -
-edge(down), which is 0 for a model that matches its prior; and the expected return in
-excess of the training period's average, sum((P(class) - base rate) x class mean return).
+those are lopsided (SPY 5-minute: more up than down); a trained network also keeps a lean of
+its own that calibration does not remove. So each forecast says how far it departs from the
+model's *reference*, its mean calibrated forecast on its validation windows (the training
+base rates for models saved before references were stored): the edge per class, P(class) -
+reference; the score, edge(up) - edge(down), which is 0 for a model that says the same
+whatever the bars; and the expected return sum(edge x class mean return), 0 at the reference.
 The training period's own average (the drift) is reported apart, as `base_rate_return`.
+Training also chooses the score threshold to trade on, on the same validation windows
+(`signal_threshold`; None where no threshold made money there): the merge's default.
 
 A model is a directory: transformers' config.json + weights, and `investiq.json` with the
 normalisation statistics, temperature and metadata.
@@ -67,6 +71,8 @@ class PriceModelMetadata:
     flat_band_vol: float = 0.0  # > 0: the flat band was this many horizon volatilities where wider
     bar_interval_s: float | None = None  # the most common spacing of the training bars
     session: str | None = None  # "regular" (09:30-15:55 US/Eastern weekdays) or "all"
+    edge_reference: list[float] | None = None  # mean calibrated validation forecast, in CLASSES order
+    signal_threshold: float | None = None  # |score| to trade on, chosen on validation; None: none paid
 
     def labelling(self) -> dict:
         """What decides a window's class from the bars."""
@@ -82,11 +88,12 @@ class PriceModelMetadata:
 @dataclass(frozen=True)
 class PriceForecast:
     probabilities: dict[str, float]  # calibrated, in CLASSES order
-    expected_return: float  # log return over the horizon in excess of the training average: 0 at the base rates
+    expected_return: float  # log return over the horizon beyond the reference forecast: 0 at the reference
     horizon: int
-    edges: dict[str, float]  # P(class) - training base rate
-    score: float  # edges["up"] - edges["down"]: the price branch's signal, 0 when the model matches its prior
+    edges: dict[str, float]  # P(class) - the model's reference forecast
+    score: float  # edges["up"] - edges["down"]: the price branch's signal, 0 at the reference
     base_rate_return: float  # the training period's average horizon log return (its drift)
+    threshold: float | None  # the model's validated signal threshold (None: none made money on validation)
 
 
 def build_patchtst(
@@ -132,6 +139,8 @@ class PriceDirectionModel:
         self._mean = np.asarray(metadata.feature_mean, dtype=np.float32)
         self._std = np.asarray(metadata.feature_std, dtype=np.float32)
         self.base_rates = self._base_rates_of(metadata)
+        self.reference = (np.asarray(metadata.edge_reference, dtype=np.float64)
+                          if metadata.edge_reference is not None else self.base_rates)
 
     @staticmethod
     def _base_rates_of(metadata: PriceModelMetadata) -> np.ndarray:
@@ -175,16 +184,16 @@ class PriceDirectionModel:
 
     def forecast(self, probabilities: np.ndarray) -> PriceForecast:
         """A forecast from calibrated class probabilities (CLASSES order), edges included."""
-        base = self.base_rates
         class_returns = np.asarray(self.metadata.class_mean_returns, dtype=np.float64)
-        edges = np.asarray(probabilities, dtype=np.float64) - base
+        edges = np.asarray(probabilities, dtype=np.float64) - self.reference
         return PriceForecast(
             probabilities={c: float(p) for c, p in zip(CLASSES, probabilities)},
             expected_return=float(edges @ class_returns),
             horizon=self.metadata.horizon,
             edges={c: float(e) for c, e in zip(CLASSES, edges)},
-            score=float(edge_score(probabilities, base)),
-            base_rate_return=float(base @ class_returns),
+            score=float(edge_score(probabilities, self.reference)),
+            base_rate_return=float(self.base_rates @ class_returns),
+            threshold=self.metadata.signal_threshold,
         )
 
     def save(self, directory: str | Path) -> Path:

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from models.evaluation import realised_direction
-from models.strategy_weights import Evidence, Payoffs
+from models.strategy_weights import Evidence, Payoffs, PayoffSums
 from store import migrate, schema
 from store.errors import Conflict
 from store.schema import price_predictions, requests, strategy_outcomes, strategy_syncs
@@ -160,8 +160,8 @@ class Store:
 
     def strategy_evidence(self, now: float, half_life_s: float | None) -> tuple[float | None, Evidence, Payoffs]:
         """The sync window's start (None: all outcomes), and per strategy from the log in it:
-        (decayed wins, decayed losses, outcomes), and (decayed mean R multiple or None, outcomes
-        with one). An outcome observed at t weighs 0.5 ** ((now - t) / half_life) (1 without
+        (decayed wins, decayed losses, outcomes), and the decayed sums behind the mean R multiple
+        and its interval (strategies with R outcomes only). An outcome observed at t weighs 0.5 ** ((now - t) / half_life) (1 without
         decay; 0 past 1,000 half-lives, where PostgreSQL's exp() would underflow with an error)."""
         o = strategy_outcomes.c
         exponent = (o.observed_at - now) * (LN2 / half_life_s if half_life_s else 0.0)
@@ -169,8 +169,10 @@ class Store:
         with_r = o.r_multiple.is_not(None)
         query = (select(o.strategy, func.sum(case((o.win, weight), else_=0.0)),
                         func.sum(case((o.win, 0.0), else_=weight)), func.count(),
+                        func.sum(case((with_r, weight), else_=0.0)),
                         func.sum(case((with_r, weight * o.r_multiple), else_=0.0)),
-                        func.sum(case((with_r, weight), else_=0.0)), func.count(o.r_multiple))
+                        func.sum(case((with_r, weight * o.r_multiple * o.r_multiple), else_=0.0)),
+                        func.sum(case((with_r, weight * weight), else_=0.0)), func.count(o.r_multiple))
                  .group_by(o.strategy).order_by(o.strategy))
         with self.engine.connect() as conn:
             since = conn.execute(select(strategy_syncs.c.since).order_by(strategy_syncs.c.id.desc()).limit(1)).scalar()
@@ -178,7 +180,7 @@ class Store:
                 query = query.where(o.observed_at >= since)
             rows = conn.execute(query).all()
         evidence = {s: (float(w), float(lo), int(n)) for s, w, lo, n, *_ in rows}
-        payoffs = {s: (float(rw) / float(ws) if n_r and ws > 0 else None, int(n_r)) for s, *_, rw, ws, n_r in rows}
+        payoffs = {s: PayoffSums(*(float(x) for x in sums), int(n_r)) for s, _, _, _, *sums, n_r in rows if n_r}
         return since, evidence, payoffs
 
     # ---- predictions and model loads ----------------------------------------------------

@@ -4,7 +4,8 @@ Each period the rule goes long when the forecast's edge score (models.direction.
 P(up) - P(down) beyond what the training base rates already say) reaches a threshold, short
 at minus it, flat otherwise (the merge's BUY / SELL / HOLD rule on the price score alone), and holds for one horizon (periods do not overlap). A model
 that repeats its prior has an edge of 0 and never trades, however lopsided its prior. The
-threshold is chosen on validation windows (`choose_threshold`), never on the test windows.
+threshold is chosen on validation windows (`choose_threshold`: only where the P&L there is
+significantly positive), never on the test windows.
 Costs are charged in basis points per unit of position change, the entry from flat included.
 
 The Sharpe ratio comes with a moving-block bootstrap interval (Politis–White block length),
@@ -18,12 +19,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.stats import norm
 
+from models.direction import edge_score
 from models.evaluation import hac_regression
 from training.scoring import block_resamples, interval, politis_white_block
 
 THRESHOLD_GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)  # edge-score thresholds tried on validation
 NEVER = math.inf  # the threshold of a rule that does not trade
+MIN_T = float(norm.isf(0.05 / len(THRESHOLD_GRID)))  # ≈ 2.45: validation P&L significantly positive
 
 
 def positions(scores: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
@@ -49,13 +53,16 @@ def sharpe(pnl: np.ndarray, periods_per_year: float) -> np.ndarray | float:
 
 
 def choose_threshold(scores: np.ndarray, log_returns: np.ndarray, cost_bp: float) -> float:
-    """The grid threshold with the highest net P&L on (validation) periods; NEVER when none
-    makes money, so a forecaster without a usable edge does not trade. Ties go to the higher
-    threshold (fewer trades)."""
+    """The grid threshold with the highest net P&L on (validation) periods among those whose
+    mean P&L per period is significantly positive (HAC t at least MIN_T: one-sided 5 %,
+    Bonferroni over the grid), so that noise which happened to make money does not set a
+    threshold; NEVER when none qualifies, so a forecaster without a usable edge does not
+    trade. Ties go to the higher threshold (fewer trades)."""
     best, best_total = NEVER, 0.0
     for threshold in sorted(THRESHOLD_GRID, reverse=True):
-        total = float(np.prod(1 + period_pnl(positions(scores, threshold), log_returns, cost_bp)) - 1)
-        if total > best_total:
+        pnl = period_pnl(positions(scores, threshold), log_returns, cost_bp)
+        total = float(np.prod(1 + pnl) - 1)
+        if total > best_total and pnl.any() and hac_regression(pnl)["t"] >= MIN_T:
             best, best_total = threshold, total
     return best
 
@@ -97,3 +104,15 @@ def backtest(position: np.ndarray, log_returns: np.ndarray, cost_bp: float, peri
                                              - sharpe(ref_pnl[idx], periods_per_year)),
         }
     return out
+
+
+def validated_signal(probabilities: np.ndarray, log_returns: np.ndarray, every: int,
+                     cost_bp: float) -> tuple[np.ndarray, float]:
+    """What a forecaster's validation windows fix before any test: its reference (the mean
+    forecast, against which edges are measured, so a constant lean scores 0) and the threshold
+    to trade on (`choose_threshold` on every `every`-th window, one horizon apart, so each
+    trade is held once as in the test)."""
+    reference = np.asarray(probabilities, dtype=np.float64).mean(axis=0)
+    spaced = slice(None, None, every)
+    scores = edge_score(np.asarray(probabilities)[spaced], reference)
+    return reference, choose_threshold(scores, np.asarray(log_returns)[spaced], cost_bp)

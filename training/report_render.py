@@ -109,21 +109,24 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
              "Each forecaster is scored on the same test windows, one horizon apart (across fold boundaries too), "
              "pooled over the folds. Brackets: 95 % moving-block bootstrap intervals, the block length chosen from "
              "the data (Politis–White). Brier skill is against the base rate (> 0 beats it).", "",
-             "As a trading signal each forecaster gives its **edge score**, (P(up) − base(up)) − (P(down) − "
-             "base(down)) with the fold's training base rates: 0 for a forecaster that repeats its prior. The "
-             "information coefficient (IC) is its correlation with the realised horizon return, the rank IC the "
-             "same on ranks; t-statistics are Newey–West (HAC). The backtest goes long when the edge score reaches "
-             "a threshold, short at minus it, holds one horizon, and pays the stated cost per unit of position "
-             "change. The threshold is chosen per fold on the fold's validation windows, from "
+             "As a trading signal each forecaster gives its **edge score**, (P(up) − ref(up)) − (P(down) − "
+             "ref(down)), where the reference is the forecaster's own mean forecast on the fold's validation "
+             "windows: 0 for a forecaster that says the same whatever the bars, however lopsided (the training "
+             "drift, and any lean of the network's own). The information coefficient (IC) is its correlation "
+             "with the realised horizon return, the rank IC the same on ranks; t-statistics are Newey–West "
+             "(HAC). The backtest goes long when the edge score reaches a threshold, short at minus it, holds "
+             "one horizon, and pays the stated cost per unit of position change. The threshold is chosen per "
+             "fold on the fold's validation windows (one horizon apart), from "
              f"{', '.join(str(t) for t in THRESHOLD_GRID)}, or none (never trade) when no threshold made money "
              "there. The comparison with buy-and-hold is paired on the same periods: a HAC t-test of the "
              "per-period P&L difference, and the Sharpe difference with a block-bootstrap interval.", "",
-             "PatchTST's backtest trades the merge's rule (models/signal_merge.py) on the price branch alone, with "
-             "the threshold chosen as above; it is not the served configuration, whose threshold (0.2 in "
-             "serve_config.yaml) was not chosen on data, and which the price edge alone rarely reaches. "
-             "Sentiment cannot be scored on bar data: no news in the shared data is "
-             "aligned with these bars (PhraseBank and FiQA carry no timestamps), so the merge's price and "
-             "sentiment weights cannot be chosen from data here and stay the configured prior.", ""]
+             "PatchTST's backtest is the served signal on the price branch alone: training stores the reference "
+             "and the threshold in the model directory (`edge_reference`, `signal_threshold`), and with "
+             "`ingress.merge.threshold` unset the merge trades on that threshold, so this row scores what the "
+             "graph would answer for these bars. Sentiment cannot be scored on bar data: no news in the shared "
+             "data is aligned with these bars (PhraseBank and FiQA carry no timestamps), so the merge's price "
+             "and sentiment weights cannot be chosen from data here and stay the configured prior, and the "
+             "combination of the two is not scored.", ""]
     fig_rel, rel_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 4), squeeze=False)
     fig_eq, eq_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 3.5), squeeze=False)
     for k, (name, r) in enumerate(setups.items()):
@@ -148,7 +151,7 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
                     reference_wording(b.get("vs_reference")), f"{b['max_drawdown']:.1%}",
                     "–" if b["hit_rate"] is None else f"{b['hit_rate']:.1%}", f"{b['exposure']:.0%}",
                     f"{b['turnover']:.2f}"] for model, b in bt.items()]
-        lines += [f"Backtest over {bt['buy_and_hold']['periods']} periods, cost {setup['cost_bp']} bp:", "",
+        lines += [f"Backtest over {bt['buy_and_hold']['periods']} periods, cost {setup['train']['cost_bp']} bp:", "",
                   *table(["strategy", "threshold per fold", "total return", "Sharpe (annualised) [95 %]",
                           "vs buy-and-hold: P&L difference per period (HAC t, p); Sharpe difference [95 %]",
                           "max drawdown", "hit rate", "exposure", "turnover / period"], bt_rows), "",
@@ -186,7 +189,7 @@ def signal_lines(r: dict) -> list[str]:
     bucket_rows = [[f"{b['min_confidence']:.4f} – {b['max_confidence']:.4f}", str(b["n"]),
                     f"{b['hit_rate']:.1%} [{b['hit_rate_ci'][0]:.1%}, {b['hit_rate_ci'][1]:.1%}]"] for b in buckets]
     return ["Signals on the test windows (mean raw P(up) − P(down) is what the merge used before; the edge score "
-            "removes the base rates' lean):", "",
+            "removes the lean the forecaster showed on validation):", "",
             *table(["forecaster", "mean P(up) − P(down)", "mean edge score", "mean abs edge score", "IC (HAC t)",
                     "rank IC (HAC t)"], rows), "",
             "PatchTST's hit rate (the return has the edge score's sign) by confidence bucket |edge score|, "

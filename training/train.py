@@ -12,6 +12,7 @@ that writes a checkpoint (the best model so far, complete, plus the optimiser st
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from models.price_direction import (
     build_patchtst,
 )
 from models.registry import new_version
+from training.backtest import validated_signal
 from training.data import Samples, Split, chronological_split, make_samples, normalisation_stats
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class TrainConfig:
     max_epochs: int = 10
     patience: int = 3
     sample_step: int = 4  # use every n-th window; neighbouring windows are near-duplicates
+    cost_bp: float = 1.0  # per unit of position change, for the signal threshold chosen on validation
     seed: int = 0
     model_id: str = "patchtst-direction"
     extra: dict = field(default_factory=dict)
@@ -155,6 +158,9 @@ def finalize(network, prepared: Prepared, config: TrainConfig, version: str, his
     val_logits, val_labels = logits_of(network, p.samples, p.split.validation, p.mean, p.std)
     temperature = fit_temperature(val_logits, val_labels)
     test_logits, test_labels = logits_of(network, p.samples, p.split.test, p.mean, p.std)
+    reference, threshold = validated_signal(
+        torch.softmax(val_logits / temperature, -1).numpy(), p.samples.returns[p.split.validation],
+        every=-(-config.horizon // config.sample_step), cost_bp=config.cost_bp)
     metrics = {
         "best_epoch": best_epoch,
         "validation": score(torch.softmax(val_logits / temperature, -1), val_labels, p.base_rates),
@@ -166,7 +172,8 @@ def finalize(network, prepared: Prepared, config: TrainConfig, version: str, his
         model_id=config.model_id, version=version, horizon=config.horizon, flat_band_bp=config.flat_band_bp,
         feature_mean=p.mean.tolist(), feature_std=p.std.tolist(), class_mean_returns=p.class_returns,
         temperature=temperature, base_rates=p.base_rates.tolist(), flat_band_vol=config.flat_band_vol,
-        bar_interval_s=bar_interval_seconds(index), session=session,
+        bar_interval_s=bar_interval_seconds(index), session=session, edge_reference=reference.tolist(),
+        signal_threshold=None if math.isinf(threshold) else threshold,
         extra={
             "train_config": asdict(config),
             "data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": len(index),

@@ -17,11 +17,13 @@ Forecasters on each test window:
 - `logistic`: multinomial logistic regression on the last `lags` one-bar log returns;
 - `ensemble`: w * patchtst + (1 - w) * logistic, w chosen on validation log-loss.
 
-Each forecaster's edge score (models.direction.edge_score) is also scored as a trading signal:
-information coefficient and rank IC against the realised return with HAC t-statistics, hit
-rate by confidence bucket, and a backtest whose threshold is chosen per fold on validation
-windows (training.backtest.choose_threshold). PatchTST's backtest is the merged signal as
-served, on the price branch alone: bars carry no news, so sentiment cannot be scored here.
+Each forecaster's edge score (models.direction.edge_score, against the forecaster's mean
+forecast on the fold's validation windows) is also scored as a trading signal: information
+coefficient and rank IC against the realised return with HAC t-statistics, hit rate by
+confidence bucket, and a backtest whose threshold is chosen per fold on validation windows
+(training.backtest.validated_signal). PatchTST's reference and threshold are the ones its
+model directory carries, so its backtest is the merged signal as served, on the price branch
+alone: bars carry no news, so sentiment cannot be scored here.
 
     investiq report --sections direction --setups SPY-5min
 """
@@ -39,7 +41,7 @@ from sklearn.preprocessing import StandardScaler
 
 from models.direction import CLASSES, edge_score
 from models.evaluation import hit_rate_by_confidence, information_coefficient, window_losses
-from training.backtest import backtest, choose_threshold, positions
+from training.backtest import NEVER, backtest, positions, validated_signal
 from training.data import Samples, Split, load_bars, make_samples
 from training.scoring import reliability_bins, score_forecasts
 from training.train import TrainConfig, train
@@ -60,7 +62,6 @@ class Setup:
     test_fraction: float = 0.4
     first_bar: str | None = None  # drop older bars
     lags: int = 20  # logistic regression inputs
-    cost_bp: float = 1.0  # per unit of position change
     periods_per_year: float = 252.0  # test periods (horizons) per year, for the Sharpe ratio
 
 
@@ -139,19 +140,20 @@ def evaluate_fold(frame, samples: Samples, split: Split, setup: Setup) -> dict[s
                 "weight": weight}
 
     validation = forecasts(split.validation)
-    base = model.base_rates
-    # Validation windows one horizon apart, so that each trade is held once, as in the test.
-    spaced = slice(None, None, -(-setup.train.horizon // setup.train.sample_step))
-    val_ends = split.validation[spaced]
-    thresholds = {name: choose_threshold(edge_score(validation[name][spaced], base), samples.returns[val_ends],
-                                         setup.cost_bp) for name in TRADED}
+    every = -(-setup.train.horizon // setup.train.sample_step)  # validation windows one horizon apart
+    fixed = {name: validated_signal(validation[name], samples.returns[split.validation], every, setup.train.cost_bp)
+             for name in TRADED}
+    # PatchTST's reference and threshold are the ones the served model carries (same rule).
+    threshold = model.metadata.signal_threshold
+    fixed["patchtst"] = (model.reference, NEVER if threshold is None else threshold)
     test = split.test
     out = forecasts(test, validation["weight"])
     return {
         **{name: out[name] for name in TRADED},
-        "base_rate": np.tile(base, (len(test), 1)),
+        "base_rate": np.tile(model.base_rates, (len(test), 1)),
         "persistence": persistence(samples, split.train, test),
-        **{f"threshold_{name}": np.full(len(test), thresholds[name]) for name in TRADED},
+        **{f"reference_{name}": np.tile(fixed[name][0], (len(test), 1)) for name in TRADED},
+        **{f"threshold_{name}": np.full(len(test), fixed[name][1]) for name in TRADED},
         "labels": samples.labels[test],
         "returns": samples.returns[test],
         "ends": test,
@@ -176,10 +178,11 @@ def evaluate_setup(setup: Setup, data_dir: Path, reps: int = 1000) -> dict:
     labels = pooled["labels"]
     scores = score_forecasts({name: pooled[name] for name in FORECASTERS}, labels, reference="base_rate", reps=reps)
     returns, always_long = pooled["returns"], np.ones(len(labels))
-    edges = {name: edge_score(pooled[name], pooled["base_rate"]) for name in TRADED}
-    backtests = {name: backtest(positions(edges[name], pooled[f"threshold_{name}"]), returns, setup.cost_bp,
+    edges = {name: edge_score(pooled[name], pooled[f"reference_{name}"]) for name in TRADED}
+    cost_bp = cfg.cost_bp
+    backtests = {name: backtest(positions(edges[name], pooled[f"threshold_{name}"]), returns, cost_bp,
                                 setup.periods_per_year, reference=always_long, reps=reps) for name in TRADED}
-    backtests["buy_and_hold"] = backtest(always_long, returns, setup.cost_bp, setup.periods_per_year, reps=reps)
+    backtests["buy_and_hold"] = backtest(always_long, returns, cost_bp, setup.periods_per_year, reps=reps)
     up, down = CLASSES.index("up"), CLASSES.index("down")
     index = frame.index
     return {

@@ -58,3 +58,24 @@ def test_the_backtest_trades_exactly_as_the_merge_decides():
     decisions = [merge_signal(s, None, CONFIG).decision for s in scores]
     expected = [{"BUY": 1.0, "SELL": -1.0, "HOLD": 0.0}[d] for d in decisions]
     assert positions(scores, CONFIG.threshold).tolist() == expected
+
+
+VALIDATED = MergeConfig()  # threshold unset: the price model's own
+
+
+def test_unset_threshold_trades_on_the_price_models_validated_threshold():
+    merged = merge_signal(0.03, None, VALIDATED, price_threshold=0.03)
+    assert (merged.decision, merged.threshold, merged.untradable_because) == ("BUY", 0.03, None)
+    assert merge_signal(-0.03, None, VALIDATED, price_threshold=0.03).decision == "SELL"
+    assert merge_signal(0.029, None, VALIDATED, price_threshold=0.03).decision == "HOLD"
+    # The operator's number wins over the model's.
+    assert merge_signal(0.03, None, CONFIG, price_threshold=0.03).decision == "HOLD"
+
+
+def test_without_a_validated_threshold_the_signal_holds_and_says_why():
+    never = merge_signal(0.9, 0.9, VALIDATED, price_threshold=None)
+    assert never.decision == "HOLD" and never.threshold is None and never.score == pytest.approx(0.9)
+    assert "validation" in never.untradable_because
+    no_price = merge_signal(None, -1.0, VALIDATED, price_threshold=0.01)
+    assert no_price.decision == "HOLD" and "price branch did not answer" in no_price.untradable_because
+    assert merge_signal(None, -1.0, CONFIG).decision == "SELL"  # a configured threshold trades on sentiment alone

@@ -5,7 +5,7 @@ import pytest
 
 from models.direction import edge_score
 from models.evaluation import window_losses
-from training.backtest import NEVER, backtest, choose_threshold, positions
+from training.backtest import NEVER, THRESHOLD_GRID, backtest, choose_threshold, period_pnl, positions
 from training.scoring import balanced_accuracy, block_resamples, politis_white_block, reliability_bins, score_forecasts
 
 
@@ -73,6 +73,14 @@ def test_threshold_is_chosen_where_validation_made_money():
     informative = np.where(np.abs(scores) > 0.05, 0.002 * np.sign(scores), 0) + rng.normal(0, 0.001, 2000)
     assert choose_threshold(scores, informative, cost_bp=1) == 0.05
     assert choose_threshold(scores, rng.normal(0, 0.001, 2000), cost_bp=5) == NEVER  # noise does not pay its costs
+
+
+def test_noise_that_happened_to_make_money_sets_no_threshold():
+    rng = np.random.default_rng(0)
+    scores, noise = rng.normal(0, 0.05, 500), rng.normal(0, 0.001, 500)
+    lucky = [t for t in THRESHOLD_GRID if np.prod(1 + period_pnl(positions(scores, t), noise, 0)) > 1]
+    assert lucky  # the old rule (any net profit) would have traded on this noise
+    assert choose_threshold(scores, noise, cost_bp=0) == NEVER
 
 
 def test_politis_white_block_grows_with_dependence():

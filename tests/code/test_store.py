@@ -290,6 +290,27 @@ def test_expected_payoff_ranks_a_40_percent_strategy_at_3r_above_a_55_percent_on
     assert served["scalp"].expected_r == pytest.approx(0.55 - 0.45)
     assert served["scalp"].mean > served["trend"].mean  # the win rate alone ranks them the other way
     assert served["silent"].expected_r is None and served["silent"].r_outcomes == 0
+    assert served["trend"].probability_best_r > 0.95  # what a trade earns ...
+    assert served["scalp"].probability_best > served["trend"].probability_best  # ... not how often it wins
+    assert served["silent"].probability_best_r is None
+    # The interval is the mean's: 1.6 standard deviations of 100 equally weighted outcomes.
+    trend_r = np.array([3.0 if i % 5 < 2 else -1.0 for i in range(100)])
+    half = 1.66 * trend_r.std(ddof=1) / 10
+    assert served["trend"].expected_r_lower == pytest.approx(0.6 - half, abs=0.01)
+    assert served["trend"].expected_r_upper == pytest.approx(0.6 + half, abs=0.01)
+
+
+def test_decay_shrinks_the_effective_sample_behind_the_payoff_interval(store):
+    from models.strategy_weights import summarise
+
+    rows = [OutcomeRow("s", i % 2 == 0, i * DAY, f"o{i}", "f", 1.0 if i % 2 == 0 else -1.0) for i in range(60)]
+    store.record_outcomes("r", "d", rows, 60 * DAY)
+    widths = {}
+    for half_life in (None, 5 * DAY):
+        _, evidence, payoffs = store.strategy_evidence(now=60 * DAY, half_life_s=half_life)
+        (p,) = summarise(evidence, payoffs=payoffs)
+        widths[half_life] = p.expected_r_upper - p.expected_r_lower
+    assert widths[5 * DAY] > 1.5 * widths[None]
 
 
 def test_a_store_url_of_another_dialect_is_refused_in_one_line():
