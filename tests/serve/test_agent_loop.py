@@ -31,6 +31,7 @@ def test_shadow_signals_are_marked_and_keep_their_decision(api):
     assert shadow.decision in {"BUY", "SELL", "HOLD"} and shadow.price is not None
     live = api.signal(body)  # the session graph's ingress.shadow is false
     assert live.shadow is False and live.actionable is True
+    assert live.threshold == live.price.threshold == 0.02  # the served model's own, chosen on its validation
 
 
 def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
