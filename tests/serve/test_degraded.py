@@ -1,14 +1,14 @@
 """Branches that are missing, slow or failing never take the signal down: they are named."""
 
 import pytest
+import ray
 from ray import serve
 
 from deployments.config import IngressConfig, PriceConfig, SentimentConfig
 from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
-from tests.support import random_walk_bars
-from tests.support import wait_until
+from tests.support import exported_metrics, random_walk_bars, wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
 
 SMALL = {"ray_actor_options": {"num_cpus": 0.1}}
@@ -61,6 +61,8 @@ def test_offline_branches_are_named_with_what_to_do(offline):
     assert signal["not_actionable_because"] == ["sentiment degraded (model_unavailable)",
                                                 "price degraded (model_unavailable)"]
     assert signal["latency_ms"]["total"] < 5000
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    wait_until(lambda: exported_metrics(port, {"investiq_degraded_total"}), 90, "degraded branches counted")
 
 
 def test_readyz_reports_each_branch(offline):
