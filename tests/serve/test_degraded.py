@@ -61,6 +61,10 @@ def test_offline_branches_are_named_with_what_to_do(offline):
     assert signal["not_actionable_because"] == ["sentiment degraded (model_unavailable)",
                                                 "price degraded (model_unavailable)"]
     assert signal["latency_ms"]["total"] < 5000
+
+
+def test_degraded_branches_are_counted_in_the_metrics(offline):
+    assert offline.post("/offline/v1/signal", json=SIGNAL).json()["degraded"]
     port = ray._private.worker.global_worker.node.metrics_export_port
     wait_until(lambda: exported_metrics(port, {"investiq_degraded_total"}), 90, "degraded branches counted")
 
