@@ -135,6 +135,8 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
     back to what the builder made), and wait until the app is RUNNING again. When only its
     user_config changes, Serve calls reconfigure() on the live replicas: no restart.
     Returns the application's /readyz address and the entry it replaced."""
+    from ray.serve.schema import ServeInstanceDetails
+
     client, details = serve_details(serve_address, app)
     applications, before = [], None
     for name, state in details.applications.items():
@@ -145,9 +147,10 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
             config["deployments"] = others + ([{**(before or {}), **price, "name": "Price"}] if price else [])
         applications.append(config)
     deployed_before = details.applications[app].last_deployed_time_s
-    _call(serve_address, client.deploy_applications, {"proxy_location": details.proxy_location,
-                                "http_options": {"host": details.http_options.host, "port": details.http_options.port},
-                                "applications": applications})
+    _call(serve_address, client.deploy_applications, {
+        "proxy_location": details.proxy_location,
+        "http_options": {"host": details.http_options.host, "port": details.http_options.port},
+        "applications": applications})
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         state = ServeInstanceDetails(**_call(serve_address, client.get_serve_details)).applications[app]
