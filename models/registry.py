@@ -116,12 +116,20 @@ class ModelRegistry:
                      **({"gate": gate} if gate is not None else {})})
         return path
 
+    def previous(self) -> str:
+        """The production version a rollback goes back to."""
+        history = self._pointer()["history"]
+        if not history:
+            raise ValueError(f"nothing to roll back to in {self.root}: no earlier production version "
+                             "(`investiq promote --version V` makes any published version production)")
+        return history[-1]
+
     def rollback(self, to_none: bool = False) -> str | None:
         """Production goes back to the version before it; with `to_none`, a first promotion is
         undone too (production goes back to none)."""
         pointer = self._pointer()
         if not pointer["history"] and not to_none:
-            raise ValueError(f"nothing to roll back to in {self.root}: no earlier production version")
+            self.previous()  # raises, saying what to do
         version, history = (pointer["history"][-1], pointer["history"][:-1]) if pointer["history"] else (None, [])
         if version is not None:
             self.path_of(version)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -142,16 +145,32 @@ def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Pa
     return config
 
 
-@contextmanager
-def serve_run(config: dict, work_dir: Path):
-    """`serve run` on `config` in its own Ray, as a user starts it; stopped with SIGTERM.
-    Yields (process, log path); the log is where Ray prints, e.g. the dashboard address."""
+def serve_run_env(work_dir: Path, auth: bool = False) -> dict:
+    """The environment `serve run` starts in: its own Ray (temporary files under .tmp/), offline.
+    Token auth off, as the Makefile runs it; with `auth`, on, as a plain `serve run` gives a
+    user, with the cluster's token in `work_dir/ray_token` (named by RAY_AUTH_TOKEN_PATH)."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir(f"r-{work_dir.name[-8:]}"), "HF_HUB_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
+    if auth:
+        token = work_dir / "ray_token"
+        token.write_text(secrets.token_hex(32))
+        env["RAY_AUTH_TOKEN_PATH"] = str(token)
+    else:
+        env["RAY_AUTH_MODE"] = "disabled"
+    return env
+
+
+@contextmanager
+def serve_run(config: dict, work_dir: Path, env: dict | None = None):
+    """`serve run` on `config` in its own Ray, as a user starts it (`env`: serve_run_env's,
+    auth off by default); stopped with SIGTERM. Yields (process, log path); the log is where
+    Ray prints, e.g. the dashboard address."""
+    env = env or serve_run_env(work_dir)
     config_path, log_path = work_dir / "serve_config.yaml", work_dir / "serve.log"
     config_path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir(f"r-{work_dir.name[-8:]}"), "RAY_AUTH_MODE": "disabled",
-           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
     serve_bin = Path(sys.executable).with_name("serve")
     with log_path.open("w") as log:
         proc = subprocess.Popen([str(serve_bin), "run", str(config_path)], cwd=PROJECT_ROOT, env=env,
@@ -164,3 +183,16 @@ def serve_run(config: dict, work_dir: Path):
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def readme_metrics() -> set[str]:
+    """The metrics the README's table lists, without Ray's `ray_` prefix."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = readme.split("### Metrics and the Grafana dashboard", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    return {m for row in table.splitlines()[2:] for m in re.findall(r"`ray_(investiq_\w+)`", row.split("|")[1])}
+
+
+def exported_metrics(port: int, names: set[str]) -> set[str]:
+    """Those of `names` that Ray's Prometheus export on `port` carries (a histogram as its buckets)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {m for m in names if re.search(rf"^ray_{m}(_bucket|_total)?{{", text, re.M)}

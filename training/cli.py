@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from models import DEFAULT_SENTIMENT_MODEL
+from training.promotion import PromotionFailed
 from training.train import TrainConfig
 
 
@@ -69,7 +70,8 @@ def _publish(args: argparse.Namespace, model, frame, config: TrainConfig, versio
 
     return consider(model, ModelRegistry(args.registry), frame, config, version, promote=args.promote,
                     margin=args.margin, alpha=args.alpha, run_id=run_id,
-                    tracking_uri=resolve_tracking_uri(args.tracking_uri))
+                    tracking_uri=resolve_tracking_uri(args.tracking_uri), serve_address=args.serve_address,
+                    app=args.app)
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -87,7 +89,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
     frame, uri = _bars(args), resolve_tracking_uri(args.tracking_uri)
     results = run_sweep(frame, _train_config(args), args.num_samples, args.storage_path, name=args.name,
                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                        max_concurrent=args.max_concurrent, resume=args.resume, tracking_uri=uri, session=args.session)
+                        max_concurrent=args.max_concurrent, resume=args.resume, tracking_uri=uri, session=args.session,
+                        ray_address=args.ray_address)
     (config, model_dir), run_id = best_of(results), best_run_id(results, uri)
     summary = {"best_config": config.__dict__, "experiment": str(Path(args.storage_path) / args.name),
                "mlflow_run_id": run_id}
@@ -102,16 +105,11 @@ def cmd_retrain(args: argparse.Namespace) -> None:
     from training.retrain import retrain
     from training.tracking import resolve_tracking_uri
 
-    from training.promotion import PromotionFailed
-
     config = _train_config(args) if args.config_from_flags else None
-    try:
-        decision = retrain(_bars(args), args.registry, config=config, margin=args.margin, alpha=args.alpha,
-                           sweep_samples=args.sweep, storage_path=args.storage_path,
-                           serve_address=args.serve_address, app=args.app, session=args.session,
-                           tracking_uri=resolve_tracking_uri(args.tracking_uri))
-    except PromotionFailed as exc:
-        raise SystemExit(f"investiq retrain: the candidate passed the gate, but {exc}") from None
+    decision = retrain(_bars(args), args.registry, config=config, margin=args.margin, alpha=args.alpha,
+                       sweep_samples=args.sweep, storage_path=args.storage_path,
+                       serve_address=args.serve_address, app=args.app, session=args.session,
+                       tracking_uri=resolve_tracking_uri(args.tracking_uri), ray_address=args.ray_address)
     print(json.dumps(decision, indent=2, default=str))
 
 
@@ -151,25 +149,25 @@ def version_line(version: str, meta: dict) -> str:
 
 def cmd_promote(args: argparse.Namespace) -> None:
     from models.registry import ModelRegistry
-    from training.promotion import PromotionFailed, promote_and_follow
+    from training.promotion import promote_and_follow
 
-    try:
-        promote_and_follow(ModelRegistry(args.registry), args.version, args.serve_address, args.app,
-                           reason="investiq promote")
-    except (PromotionFailed, KeyError) as exc:
-        raise SystemExit(f"investiq promote: {exc}") from None
-    print(f"production is now {args.version}" + (" and the graph serves it" if args.serve_address else ""))
+    promote_and_follow(ModelRegistry(args.registry), args.version, args.serve_address, args.app,
+                       reason="investiq promote")
+    print(f"production is now {args.version}{_graph_note(args)}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     from models.registry import ModelRegistry
-    from training.promotion import PromotionFailed, rollback_and_follow
+    from training.promotion import rollback_and_follow
 
-    try:
-        version = rollback_and_follow(ModelRegistry(args.registry), args.serve_address, args.app)
-    except (PromotionFailed, ValueError, KeyError) as exc:
-        raise SystemExit(f"investiq rollback: {exc}") from None
-    print(f"production is back to {version}" + (" and the graph serves it" if args.serve_address else ""))
+    version = rollback_and_follow(ModelRegistry(args.registry), args.serve_address, args.app)
+    print(f"production is back to {version}{_graph_note(args)}")
+
+
+def _graph_note(args: argparse.Namespace) -> str:
+    if args.serve_address:
+        return " and the graph serves it"
+    return " (a running graph was not told: pass --serve-address to move it too)"
 
 
 def cmd_request(args: argparse.Namespace) -> None:
@@ -307,6 +305,14 @@ def _add_serve_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app", default="investiq", help="Serve application name (default investiq)")
 
 
+def _add_ray_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ray-address", default="auto",
+                        help="Ray cluster the sweep runs on: 'auto' (default) joins the one running on this machine "
+                             "(e.g. the graph's, so trials take only the GPUs it leaves free; $RAY_ADDRESS wins) "
+                             "and starts a local one when there is none; 'local' always starts its own; or an "
+                             "address such as 127.0.0.1:6379")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investiq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -321,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-dir", help="write a checkpoint here after every epoch")
     train.add_argument("--resume", help="continue from a checkpoint directory written by --checkpoint-dir")
     _add_gate_and_tracking(train)
+    _add_serve_target(train)
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
 
@@ -341,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_.add_argument("--promote", action="store_true",
                        help="with --registry: make it production if it passes the promotion gate")
     tune_.add_argument("--version", default=None)
+    _add_ray_address(tune_)
     _add_gate_and_tracking(tune_)
+    _add_serve_target(tune_)
     _add_train_config(tune_)
     tune_.set_defaults(func=cmd_tune)
 
@@ -355,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain_.add_argument("--config-from-flags", action="store_true",
                           help="train with the hyperparameter flags below instead of production's configuration "
                                "(the labelling flags must match production's)")
+    _add_ray_address(retrain_)
     _add_gate_and_tracking(retrain_)
     _add_serve_target(retrain_)
     _add_train_config(retrain_)
@@ -427,10 +437,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What an operator can fix, said in one line; anything else is a bug and keeps its traceback.
+OPERATOR_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, ConnectionError, PromotionFailed)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except OPERATOR_ERRORS as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise SystemExit(f"investiq {args.command}: {' '.join(message.split()) or type(exc).__name__}") from None
 
 
 if __name__ == "__main__":

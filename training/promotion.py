@@ -6,7 +6,12 @@ applied in place by `reconfigure`) and waits until /readyz reports that version
 `CONFIRMATIONS` times in a row (/readyz reaches one price replica at a time). When the
 graph cannot follow (the model does not load, the dashboard refuses or is down, the wait
 runs out), the pointer and the graph's config go back to what they were and PromotionFailed
-says what happened in one line: the registry and the graph never disagree for long.
+says what happened in one line: the registry and the graph never disagree for long. The
+graph is checked first (reachable, token accepted, application deployed from a config), so
+a graph that cannot follow at all leaves the pointer untouched.
+
+With Ray's token auth on (the default of a plain `serve run`), the dashboard refuses callers
+without the cluster's token; `dashboard_headers` finds it where Ray keeps it.
 """
 
 from __future__ import annotations
@@ -29,9 +34,30 @@ class PromotionFailed(RuntimeError):
     """The graph did not take the new version; production is what it was before."""
 
 
+class GraphRefused(RuntimeError):
+    """The graph cannot be told (down, token refused, not deployed from a config); the message
+    says what to do."""
+
+
+def _say(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, GraphRefused) else one_line(exc)
+
+
+def _check_graph(serve_address: str, app: str, version: str, production: str | None, again: str) -> None:
+    """Before the pointer moves: a graph that cannot follow at all leaves it untouched."""
+    try:
+        serve_details(serve_address, app)
+    except Exception as exc:
+        raise PromotionFailed(f"the graph cannot take {version}: {_say(exc)}; production stays "
+                              f"{production or 'none'}: fix that, then {again}") from None
+
+
 def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str | None, app: str = "investiq",
                        reason: str = "promoted by hand", wait_s: float = 120, gate: dict | None = None) -> Path:
     previous = registry.production()
+    registry.path_of(version)  # an unknown version fails before anything is touched
+    if serve_address:
+        _check_graph(serve_address, app, version, previous, "promote again")
     path = registry.promote(version, reason=reason, gate=gate)
     if serve_address:
         try:
@@ -48,6 +74,8 @@ def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str
 def rollback_and_follow(registry: ModelRegistry, serve_address: str | None, app: str = "investiq",
                         wait_s: float = 120) -> str:
     left = registry.production()
+    if serve_address:
+        _check_graph(serve_address, app, registry.previous(), left, "roll back again")
     version = registry.rollback()
     if serve_address:
         try:
@@ -76,9 +104,9 @@ def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: s
             try:
                 set_price_config(serve_address, app, before, wait_s)
             except Exception as restore_error:  # the graph went down meanwhile
-                note = (f"; its config could not be set back ({one_line(restore_error)}), so a replica that "
+                note = (f"; its config could not be set back ({_say(restore_error)}), so a replica that "
                         "restarts would load the failed version")
-        raise PromotionFailed(one_line(exc) + note) from exc
+        raise PromotionFailed(_say(exc) + note) from exc
 
 
 def wait_for_version(readyz: str, source: str, version: str, wait_s: float) -> None:
@@ -107,18 +135,11 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
     back to what the builder made), and wait until the app is RUNNING again. When only its
     user_config changes, Serve calls reconfigure() on the live replicas: no restart.
     Returns the application's /readyz address and the entry it replaced."""
-    from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
     from ray.serve.schema import ServeInstanceDetails
 
-    client = ServeSubmissionClient(serve_address)
-    details = ServeInstanceDetails(**client.get_serve_details())
-    if app not in details.applications:
-        raise RuntimeError(f"no Serve application {app!r} at {serve_address}; is `serve run serve_config.yaml` up?")
+    client, details = serve_details(serve_address, app)
     applications, before = [], None
     for name, state in details.applications.items():
-        if state.deployed_app_config is None:
-            raise RuntimeError(f"application {name!r} was not deployed from a config file, so its config cannot "
-                               "be updated in place; start it with `serve run serve_config.yaml`")
         config = state.deployed_app_config.model_dump(exclude_unset=True)
         if name == app:
             others = [d for d in config.get("deployments", []) if d.get("name") != "Price"]
@@ -126,15 +147,62 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
             config["deployments"] = others + ([{**(before or {}), **price, "name": "Price"}] if price else [])
         applications.append(config)
     deployed_before = details.applications[app].last_deployed_time_s
-    client.deploy_applications({"proxy_location": details.proxy_location,
-                                "http_options": {"host": details.http_options.host, "port": details.http_options.port},
-                                "applications": applications})
+    _call(serve_address, client.deploy_applications, {
+        "proxy_location": details.proxy_location,
+        "http_options": {"host": details.http_options.host, "port": details.http_options.port},
+        "applications": applications})
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        state = ServeInstanceDetails(**client.get_serve_details()).applications[app]
+        state = ServeInstanceDetails(**_call(serve_address, client.get_serve_details)).applications[app]
         if state.last_deployed_time_s > deployed_before and state.status == "RUNNING":
             logger.info("Serve app %s: Price deployment config now %s", app, price)
             host = urlparse(serve_address).hostname
             return f"http://{host}:{details.http_options.port}{state.route_prefix.rstrip('/')}/readyz", before
         time.sleep(1)
     raise TimeoutError(f"Serve app {app!r} did not return to RUNNING within {wait_s:g} s after the update")
+
+
+def dashboard_headers() -> dict:
+    """The cluster's token as an Authorization header, from where Ray keeps it ($RAY_AUTH_TOKEN,
+    the file $RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token), whatever this process's
+    RAY_AUTH_MODE; empty when there is none (a dashboard with auth off ignores it anyway)."""
+    from ray._raylet import AuthenticationTokenLoader
+
+    loader = AuthenticationTokenLoader.instance()
+    loader.reset_cache()  # the token may have been written since this process last looked
+    return loader.get_token_for_http_header(ignore_auth_mode=True)
+
+
+def serve_details(serve_address: str, app: str):
+    """The Serve REST client and the instance's details, once the graph has shown it can follow
+    a promotion: the dashboard answers, takes our token, runs `app`, and every application was
+    deployed from a config (only those can be updated in place)."""
+    from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+    from ray.serve.schema import ServeInstanceDetails
+
+    client = _call(serve_address, ServeSubmissionClient, serve_address, headers=dashboard_headers())
+    details = ServeInstanceDetails(**_call(serve_address, client.get_serve_details))
+    if app not in details.applications:
+        raise GraphRefused(f"no Serve application {app!r} at {serve_address}; is `serve run serve_config.yaml` up?")
+    for name, state in details.applications.items():
+        if state.deployed_app_config is None:
+            raise GraphRefused(f"application {name!r} was not deployed from a config file, so its config cannot "
+                               "be updated in place; start it with `serve run serve_config.yaml`")
+    return client, details
+
+
+def _call(serve_address: str, request, *args, **kwargs):
+    """One Serve REST call, its failures said in words an operator can act on."""
+    import requests
+    from ray.exceptions import AuthenticationError
+
+    try:
+        return request(*args, **kwargs)
+    except AuthenticationError as exc:
+        refused = "refused the token" if "Authentication failed" in exc.message else "asked for a token"
+        raise GraphRefused(f"the Ray dashboard at {serve_address} {refused} (Ray token auth is on): set "
+                           "RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH, to the cluster's token (`ray get-auth-token` "
+                           "on the head prints it; ~/.ray/auth_token is read by default)") from None
+    except (requests.ConnectionError, ConnectionError):
+        raise GraphRefused(f"no Ray dashboard answers at {serve_address}: start the graph "
+                              "(`serve run serve_config.yaml`) or pass its dashboard address") from None

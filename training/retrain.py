@@ -153,9 +153,9 @@ def consider(candidate: PriceDirectionModel, registry: ModelRegistry, frame: pd.
     if promoted:  # with a serve address, the graph follows or the promotion is undone (PromotionFailed)
         try:
             promote_and_follow(registry, version, serve_address, app, reason="; ".join(reasons), gate=figures)
-        except PromotionFailed:
+        except PromotionFailed as exc:
             tracking.record_registration(tracking_uri, run_id, registry.root, version, False)
-            raise
+            raise PromotionFailed(f"{version} passed the gate and is published, but {exc}") from exc.__cause__
     elif not passed:
         registry.record({"action": "reject", "version": version, "reasons": reasons, "gate": figures})
     tracking.record_registration(tracking_uri, run_id, registry.root, version, promoted)
@@ -188,7 +188,7 @@ def train_tracked(frame: pd.DataFrame, config: TrainConfig, version: str, sessio
 def retrain(frame: pd.DataFrame, registry_root: str | Path, config: TrainConfig | None = None,
             margin: float = DEFAULT_MARGIN, alpha: float = DEFAULT_ALPHA, sweep_samples: int = 0,
             storage_path: str | Path = "var/tune", serve_address: str | None = None, app: str = "investiq",
-            session: str | None = None, tracking_uri: str | None = None) -> dict:
+            session: str | None = None, tracking_uri: str | None = None, ray_address: str = "auto") -> dict:
     """Train a candidate, then gate, publish and maybe promote it (`consider`); returns the decision.
     The candidate is labelled as production is, on bars of its interval and session: `session`
     None takes production's; another labelling, bar interval or session is an error."""
@@ -212,7 +212,7 @@ def retrain(frame: pd.DataFrame, registry_root: str | Path, config: TrainConfig 
         from training.tune import best_of, best_run_id, run_sweep
 
         results = run_sweep(frame, config, sweep_samples, storage_path, name=f"retrain-{version}",
-                            tracking_uri=tracking_uri, session=session)
+                            tracking_uri=tracking_uri, session=session, ray_address=ray_address)
         (config, model_dir), run_id = best_of(results), best_run_id(results, tracking_uri)
         candidate = PriceDirectionModel.load(model_dir, prefer_gpu=False)
         shutil.rmtree(model_dir.parent, ignore_errors=True)  # best_of's local copy of the checkpoint

@@ -53,12 +53,13 @@ LABELLING = ("horizon", "flat_band_bp", "flat_band_vol")  # fixed per registry, 
 def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int, session: str | None) -> None:
     torch.set_num_threads(threads)
     config = TrainConfig(**{**base, **params})
+    cards = ray.get_gpu_ids()  # reported with every epoch: the GPU plan is checked from the results
 
     def report(record: dict, write_checkpoint) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_checkpoint(Path(tmp))
             gap = record["best_val_loss"] - record["base_rate_val_loss"]
-            tune.report({**record, METRIC: gap}, checkpoint=tune.Checkpoint.from_directory(tmp))
+            tune.report({**record, METRIC: gap, "gpu_ids": cards}, checkpoint=tune.Checkpoint.from_directory(tmp))
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
@@ -68,18 +69,37 @@ def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int, session:
             train(frame, config, report=report, resume_from=resume_dir, session=session)
 
 
+def connect(address: str = "auto") -> None:
+    """Join the Ray cluster the graph runs on, so that trials take only the GPUs it leaves free
+    (with two Ray instances on one machine, each would believe it owns every card). 'auto':
+    $RAY_ADDRESS, else the cluster `ray start` or `serve run` runs on this machine, else a new
+    local one; 'local': always a new local one; anything else: that cluster's address."""
+    if ray.is_initialized():
+        return
+    if address == "auto":
+        try:
+            ray.init(address="auto")
+        except ConnectionError:
+            logger.info("no running Ray cluster found: starting a local one for the sweep")
+            ray.init()
+            return
+        logger.info("the sweep joins the running Ray cluster at %s", ray.get_runtime_context().gcs_address)
+    else:
+        ray.init(address=address)
+
+
 def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_path: str | Path,
               name: str = "patchtst-sweep", cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.5,
               max_concurrent: int = 2, space: dict | None = None, resume: bool = False, seed: int = 0,
-              tracking_uri: str | None = None, session: str | None = None):
+              tracking_uri: str | None = None, session: str | None = None, ray_address: str = "auto"):
     """Run (or, with resume, continue) a sweep; returns Tune's ResultGrid. `tracking_uri`:
-    MLflow store for the trials (None: not tracked); `session` as in train()."""
+    MLflow store for the trials (None: not tracked); `session` as in train(); `ray_address`
+    as in connect()."""
     space = space if space is not None else search_space(base.context_length)
     searched = sorted(set(space) & set(LABELLING))
     if searched:
         raise ValueError(f"the labelling is fixed per registry, not a hyperparameter: do not search {searched}")
-    if not ray.is_initialized():
-        ray.init()
+    connect(ray_address)
     if gpus_per_trial and not ray.cluster_resources().get("GPU"):
         logger.warning("no GPUs in the Ray cluster: trials run on CPU")
         gpus_per_trial = 0

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from deployments.schemas import SignalRequest
-from tests.support import random_walk_bars, random_walk_frame
+from models.registry import ModelRegistry
+from tests.support import free_port, make_tiny_price_model, random_walk_bars, random_walk_frame
 from training.cli import build_parser, main
 
 
@@ -43,3 +44,50 @@ def test_train_into_a_registry_then_list_promote_and_roll_back(tmp_path, capsys)
     assert "back to a" in capsys.readouterr().out
     main(["promote", "--registry", registry, "--version", "b"])
     assert "production is now b" in capsys.readouterr().out
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry")
+    for version in ("a", "b"):
+        registry.publish(make_tiny_price_model(tmp_path / version, version), version)
+    return registry
+
+
+def fails_in_one_line(argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    message = exit_.value.code
+    assert isinstance(message, str) and "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_a_promotion_the_graph_cannot_hear_leaves_the_pointer_where_it_was(registry):
+    root = str(registry.root)
+    main(["promote", "--registry", root, "--version", "a"])
+    down = f"http://127.0.0.1:{free_port()}"  # no dashboard listens there: the graph is down
+    message = fails_in_one_line(["promote", "--registry", root, "--version", "b", "--serve-address", down])
+    assert message.startswith("investiq promote: the graph cannot take b: no Ray dashboard answers at " + down)
+    assert "production stays a" in message and message.endswith("then promote again")
+    assert registry.production() == "a"
+    assert [d["action"] for d in registry.decisions()] == ["promote"]  # the pointer never moved
+
+    main(["promote", "--registry", root, "--version", "b"])
+    message = fails_in_one_line(["rollback", "--registry", root, "--serve-address", down])
+    assert message.startswith("investiq rollback: the graph cannot take a:") and "production stays b" in message
+    assert registry.production() == "b"
+
+
+def test_promotion_is_idempotent_and_errors_say_what_to_do(registry, capsys):
+    root = str(registry.root)
+    message = fails_in_one_line(["rollback", "--registry", root])
+    assert message.startswith("investiq rollback: nothing to roll back to") and "investiq promote --version" in message
+    assert fails_in_one_line(["promote", "--registry", root, "--version", "v9"]) == (
+        f"investiq promote: no model version 'v9' in {root}")
+    for version in ("a", "b", "b"):
+        main(["promote", "--registry", root, "--version", version])
+    assert "pass --serve-address to move it too" in capsys.readouterr().out
+    assert [d["version"] for d in registry.decisions()] == ["a", "b"]  # promoting production again changes nothing
+    main(["rollback", "--registry", root])
+    assert registry.production() == "a"
+    fails_in_one_line(["rollback", "--registry", root])  # b was in the history once, not twice

@@ -4,8 +4,6 @@ the custom metrics in Ray's Prometheus export."""
 
 import asyncio
 import json
-import re
-import urllib.request
 
 import httpx
 import pytest
@@ -13,7 +11,16 @@ import ray
 
 from client import APIError, AsyncInvestIQClient, InvestIQClient
 from client.agent_loop import bars_body, run_agent_loop
-from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, random_walk_frame, wait_until
+from tests.serve.conftest import APP
+from tests.support import (
+    PROJECT_ROOT,
+    TINY_CONTEXT,
+    exported_metrics,
+    random_walk_bars,
+    random_walk_frame,
+    readme_metrics,
+    wait_until,
+)
 
 STEPS = 12
 
@@ -96,18 +103,22 @@ def test_openapi_json_matches_the_live_schema(client):
     assert client.get("/openapi.json").json() == committed, "run `investiq openapi` and commit openapi.json"
 
 
-CUSTOM_METRICS = ("investiq_branch_latency_ms", "investiq_signals_total", "investiq_sentiment_batch_size",
-                  "investiq_sentiment_cache_total", "investiq_price_predictions_total", "investiq_model_info",
-                  "investiq_strategy_probability_best", "investiq_strategy_win_rate", "investiq_strategy_outcomes_total")
+DEGRADED = "investiq_degraded_total"  # a branch must fail for it: tests/serve/test_degraded.py checks it
 
 
-def test_custom_metrics_reach_the_prometheus_export(api):
+def test_every_metric_in_the_readme_reaches_the_prometheus_export(api, client, tmp_path):
+    from ray import serve
+
+    from deployments.messages import Record
+
     api.signal({"symbol": "SPY", "news": ["metrics"], "bars": random_walk_bars(TINY_CONTEXT + 1),
                 "outcomes": [{"strategy": "metrics", "outcome": "win"}]})
+    price = serve.get_deployment_handle("Price", APP)
+    served = api.readyz().branches["price"].source
+    price.reconfigure.remote({"model_dir": str(tmp_path / "no-model")}).result()  # a failed load ...
+    price.reconfigure.remote({"model_dir": served}).result()  # ... and back to what it serves
+    # A row the store refuses on its own (no columns at all) is set aside.
+    serve.get_deployment_handle("Ledger", APP).log.remote([Record("signals", {})]).result()
     port = ray._private.worker.global_worker.node.metrics_export_port
-
-    def exported() -> set[str]:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        return {m for m in CUSTOM_METRICS if re.search(rf"^ray_{m}(_bucket|_total)?{{", text, re.M)}
-
-    wait_until(lambda: exported() == set(CUSTOM_METRICS), 90, "every custom metric exported")
+    expected = readme_metrics() - {DEGRADED}
+    wait_until(lambda: exported_metrics(port, expected) == expected, 90, "every metric of the README's table exported")

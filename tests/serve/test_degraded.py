@@ -1,6 +1,7 @@
 """Branches that are missing, slow or failing never take the signal down: they are named."""
 
 import pytest
+import ray
 from ray import serve
 
 from deployments.config import IngressConfig, PriceConfig, SentimentConfig
@@ -8,8 +9,7 @@ from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
 from models.signal_merge import MergeConfig
-from tests.support import random_walk_bars
-from tests.support import wait_until
+from tests.support import exported_metrics, random_walk_bars, wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
 
 SMALL = {"ray_actor_options": {"num_cpus": 0.1}}
@@ -63,6 +63,12 @@ def test_offline_branches_are_named_with_what_to_do(offline):
         "sentiment degraded (model_unavailable)", "price degraded (model_unavailable)",
         "no signal threshold: the price branch did not answer and ingress.merge.threshold is unset"]
     assert signal["latency_ms"]["total"] < 5000
+
+
+def test_degraded_branches_are_counted_in_the_metrics(offline):
+    assert offline.post("/offline/v1/signal", json=SIGNAL).json()["degraded"]
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    wait_until(lambda: exported_metrics(port, {"investiq_degraded_total"}), 90, "degraded branches counted")
 
 
 def test_readyz_reports_each_branch(offline):

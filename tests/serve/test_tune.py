@@ -1,13 +1,23 @@
 """A two-trial sweep on a few hundred bars finishes on CPU and leaves a registry version;
-a finished sweep can be restored."""
+a finished sweep can be restored; a sweep started beside a running graph joins its cluster
+and its trials never land on the card the graph fills."""
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 import time
+import uuid
+from pathlib import Path
 
 from ray import tune
 
 from models.price_direction import PriceDirectionModel
 from models.registry import ModelRegistry
-from tests.support import random_walk_frame
+from tests.support import PROJECT_ROOT, free_port, random_walk_frame, ray_tmpdir, wait_until
 from training.train import TrainConfig
 from training.tune import METRIC, best_of, run_sweep
 
@@ -35,3 +45,54 @@ def test_two_trial_sweep_leaves_a_registry_version(ray_cluster, tmp_path):
     restored = run_sweep(frame, BASE, num_samples=2, storage_path=tmp_path / "tune", name="smoke",
                          cpus_per_trial=0.5, gpus_per_trial=0, resume=True)
     assert len(restored) == 2  # nothing left to run: the restored sweep reports the same trials
+
+
+# The graph's hold on card 0, as Serve places it: sentiment 0.5 then price 0.5, first fit.
+HOLD_CARD_0 = textwrap.dedent("""
+    import ray
+    ray.init(address="auto", namespace="graph", log_to_driver=False)
+
+    @ray.remote(num_gpus=0.5, num_cpus=0)
+    class Replica:
+        def card(self):
+            return ray.get_gpu_ids()
+
+    replicas = [Replica.options(name=name, lifetime="detached").remote() for name in ("sentiment", "price")]
+    print(sorted(ray.get([r.card.remote() for r in replicas])))
+""")
+
+
+def test_a_sweep_joins_the_serving_cluster_and_leaves_the_serving_card_alone(tmp_path):
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir(f"tg-{uuid.uuid4().hex[:6]}"), "RAY_AUTH_MODE": "disabled",
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("RAY_ADDRESS", None)
+    storage = PROJECT_ROOT / ".tmp" / f"tune-gpu-{uuid.uuid4().hex[:8]}"
+    random_walk_frame(600, seed=4).to_csv(tmp_path / "bars.csv")
+    head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus=4",
+                             "--num-gpus=2", f"--port={free_port()}", "--include-dashboard=false",
+                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        held = wait_until(lambda: subprocess.run([sys.executable, "-c", HOLD_CARD_0], env=env, capture_output=True,
+                                                 text=True, timeout=120, check=True).stdout, 120, "card 0 held")
+        assert held.splitlines()[-1] == "[[0], [0]]", held  # both serving replicas on card 0, which they fill
+        sweep = subprocess.run(
+            [sys.executable, "-m", "training.cli", "tune", "--bars", str(tmp_path / "bars.csv"), "--num-samples", "2",
+             "--storage-path", str(storage), "--tracking-uri", "none", "--gpus-per-trial", "0.5",
+             "--cpus-per-trial", "1", "--max-epochs", "1", "--context-length", "32", "--horizon", "4",
+             "--ffn-dim", "16", "--sample-step", "2"],
+            env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+        assert sweep.returncode == 0, sweep.stderr[-3000:]
+        assert "the sweep joins the running Ray cluster" in sweep.stderr
+        results = [json.loads(line) for path in storage.glob("patchtst-sweep/*/result.json")
+                   for line in path.read_text().splitlines()]
+        trials = {r["trial_id"] for r in results}
+        assert len(trials) == 2 and results
+        assert {tuple(r["gpu_ids"]) for r in results} == {(1,)}  # every epoch of every trial on card 1
+    finally:
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops the cluster it started
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(storage, ignore_errors=True)
