@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
+from models.input_range import fit_input_ranges
+from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst, ohlcv_features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_VOCAB = [
@@ -71,6 +72,10 @@ def make_tiny_price_model(directory: Path, version: str = "v-test") -> Path:
         class_mean_returns=[0.002, 0.0, -0.002], base_rates=[0.35, 0.3, 0.35], bar_interval_s=300.0, session="all",
         signal_threshold=0.02,  # as if its validation windows had chosen it
     )
+    # As training stores them, from random-walk bars (read with mean 0, std 1): the tests' random walks
+    # are in distribution, bars with volume 0 are not.
+    features = ohlcv_features(*(random_walk_bars(4000)[k] for k in OHLCV))
+    metadata.input_ranges = fit_input_ranges(features, np.arange(TINY_CONTEXT, len(features) + 1), TINY_CONTEXT)
     return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
 
 
