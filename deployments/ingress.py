@@ -127,6 +127,12 @@ class SignalIngress:
                 raise field_error(422, ("body", field, i), f"text over {limits.max_news_chars} characters "
                                                            f"({len(text)})", "too_long")
 
+    def _check_outcomes(self, outcomes: list) -> None:
+        limit = self.config.limits.max_outcomes
+        if len(outcomes) > limit:
+            raise field_error(422, ("body", "outcomes"), f"at most {limit} outcomes per request, got {len(outcomes)}",
+                              "too_long")
+
     def _shadow(self, asked: bool | None) -> bool:
         if asked is False and self.config.shadow:
             raise field_error(403, ("body", "shadow"), "the server runs in shadow mode; a request may ask for "
@@ -177,6 +183,7 @@ class SignalIngress:
             authorize(api_key, self.api_key)
         shadow = self._shadow(request.shadow)
         self._check_news(request.news, "news")
+        self._check_outcomes(request.outcomes)
         timeouts, results = self.config.timeouts, {}
 
         async def price_then_strategies() -> None:
@@ -253,6 +260,7 @@ class SignalIngress:
               responses={409: {"description": "request_id or an outcome id reused for other content"}})
     async def record_outcomes(self, request: OutcomesRequest, api_key: ApiKey = None) -> OutcomesResponse:
         authorize(api_key, self.api_key)
+        self._check_outcomes(request.outcomes)
         batch = OutcomeBatch(request.request_id or uuid.uuid4().hex, request.outcomes)
         return await self._single("ledger", lambda: self.ledger.record_outcomes.remote(batch), batch.request_id)
 
