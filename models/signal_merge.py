@@ -51,8 +51,8 @@ class MergedSignal:
 def merge_signal(price: float | None, sentiment: float | None, config: MergeConfig,
                  price_threshold: float | None = None) -> MergedSignal:
     """`price`: the price score (edge over the model's reference), `sentiment`: the mean
-    sentiment score; None for a branch that did not answer (or answered on inputs it was not trained on). `price_threshold`: the price
-    model's validated threshold (None: it has none)."""
+    sentiment score; None for a branch that did not answer, or answered on inputs unlike its
+    training data. `price_threshold`: the price model's validated threshold (None: it has none)."""
     parts = [(s, w) for s, w in ((price, config.price_weight), (sentiment, config.sentiment_weight))
              if s is not None and w > 0]
     total = sum(w for _, w in parts)

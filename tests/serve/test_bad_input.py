@@ -17,6 +17,9 @@ def bars_with(**changes):
     return bars
 
 
+WIN = {"strategy": "s", "outcome": "win"}
+
+
 def signal(**fields):
     return {"symbol": "SPY", "news": ["shares rose"], "bars": BARS, **fields}
 
@@ -56,13 +59,12 @@ CASES = {
                                                 {"strategy": "s", "outcome": "loss", "id": "t1"}]}, "outcomes[1].id"),
     "malformed request id": ("/v1/signal", signal(request_id="two words"), "request_id"),
     "a time without its zone": ("/v1/signal", signal(bars={**BARS, "timestamps": [
-        f"2025-06-16T10:{i:02d}:00" for i in range(len(BARS["timestamps"]))]}), "bars.timestamps[0] must carry its zone"),
+        f"2025-06-16T10:{i:02d}:00" for i in range(len(BARS["timestamps"]))]}),
+        "bars.timestamps[0] must carry its zone"),
     "an outcome time without its zone": ("/v1/strategies/outcomes", {"outcomes": [
         {"strategy": "s", "outcome": "win", "timestamp": "2025-06-16T10:00:00"}]}, "must carry its zone"),
-    "more outcomes than the limit": ("/v1/strategies/outcomes",
-                                     {"outcomes": [{"strategy": "s", "outcome": "win"}] * 9}, "at most 8 outcomes"),
-    "more outcomes than the limit in a signal": ("/v1/signal", signal(outcomes=[{"strategy": "s", "outcome": "win"}] * 9),
-                                                 "at most 8 outcomes"),
+    "more outcomes than the limit": ("/v1/strategies/outcomes", {"outcomes": [WIN] * 9}, "at most 8 outcomes"),
+    "more outcomes than the limit in a signal": ("/v1/signal", signal(outcomes=[WIN] * 9), "at most 8 outcomes"),
     "realised bars out of order": ("/v1/price/realised",
                                    {"symbol": "SPY", "bars": bars_with(timestamps=(3, BARS["timestamps"][1]))},
                                    "timestamps"),
