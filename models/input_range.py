@@ -44,8 +44,11 @@ def window_statistics(z: np.ndarray, ends, length: int) -> dict[str, np.ndarray]
     """Mean and std per channel of the normalised rows [end - length, end) for each end:
     {"mean": (len(ends), channels), "std": (...)}."""
     windows = np.lib.stride_tricks.sliding_window_view(np.asarray(z, dtype=np.float64), length, axis=0)
-    picked = windows[np.asarray(ends) - length]  # (n, channels, length)
-    return {"mean": picked.mean(axis=-1), "std": picked.std(axis=-1)}
+    starts = np.asarray(ends) - length
+    # Copied (n, channels, length) a thousand windows at a time, so memory stays bounded.
+    parts = [windows[chunk] for chunk in np.array_split(starts, -(-len(starts) // 1000))]
+    return {"mean": np.concatenate([p.mean(axis=-1) for p in parts]),
+            "std": np.concatenate([p.std(axis=-1) for p in parts])}
 
 
 def fit_input_ranges(z: np.ndarray, ends, length: int) -> dict[str, list[list[float]]]:
