@@ -49,7 +49,7 @@ def run_load(base: str, duration_s: float, workers: int, kills: list[tuple[float
             i = 0
             while time.monotonic() - begin < duration_s:
                 key, i = f"w{w}-{i}", i + 1
-                outcome = {"strategy": f"chaos_{w % 2}", "outcome": "win" if i % 3 else "loss", "id": key}
+                outcome = {"strategy": ("momentum", "breakout")[w % 2], "outcome": "win" if i % 3 else "loss", "id": key}
                 kind = "signal" if i % 2 else "outcomes"
                 start = time.monotonic() - begin
                 entry = {"kind": kind, "start": start, "ok": False, "degraded": []}

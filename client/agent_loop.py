@@ -20,16 +20,28 @@ from collections import Counter
 import pandas as pd
 
 from client import InvestIQClient
+from models.session import in_regular_session, market_time
+
+
+def market_bars(frame: pd.DataFrame, session: str) -> pd.DataFrame:
+    """The bars a model trained on `session` reads, with their zone. A naive index is exchange
+    time (US/Eastern), as in the shared CSVs and training; the server reads times as sent."""
+    frame = frame.set_axis(market_time(frame.index))
+    frame = frame[frame.index.notna()]
+    return frame[in_regular_session(frame.index)] if session == "regular" else frame
 
 
 def bars_body(frame: pd.DataFrame) -> dict:
+    """The API's columns; timestamps keep their zone (see market_bars)."""
     return {"timestamps": [t.isoformat() for t in frame.index],
             **{c: frame[c].astype(float).tolist() for c in ("open", "high", "low", "close", "volume")}}
 
 
 def run_agent_loop(api: InvestIQClient, frame: pd.DataFrame, symbol: str, bars_per_request: int, steps: int,
-                   news: list[str] | None = None) -> dict:
-    """Returns what happened: decisions, outcomes sent, predictions settled, the evaluation."""
+                   news: list[str] | None = None, session: str = "regular") -> dict:
+    """Returns what happened: decisions, outcomes sent, predictions settled, the evaluation.
+    `session`: the one the served model was trained on; only its bars are sent."""
+    frame = market_bars(frame, session)
     first = len(frame) - steps - 64  # leave room for the horizon after the last step
     if first < bars_per_request:
         raise ValueError(f"{len(frame)} bars are too few for {steps} steps of {bars_per_request} bars")
@@ -73,10 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--bars-per-request", type=int, default=513, help="context + 1 for the default model")
     parser.add_argument("--news", action="append", help="a headline sent with every signal; repeat for more")
+    parser.add_argument("--session", choices=["regular", "all"], default="regular",
+                        help="the session the served model was trained on (`investiq models` shows it)")
     args = parser.parse_args(argv)
     with InvestIQClient(args.url, timeout=30) as api:
         report = run_agent_loop(api, load_bars_csv(args.bars), args.symbol, args.bars_per_request, args.steps,
-                                args.news)
+                                args.news, args.session)
     print(json.dumps(report, indent=2))
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from deployments.schemas import StrategyName
 from models import DEFAULT_SENTIMENT_MODEL
 from models.signal_merge import MergeConfig
 
@@ -58,13 +59,26 @@ class PriceConfig(Section):
     placement: Placement = Placement(num_cpus=0.25, num_gpus=0.5)
 
 
+DEFAULT_STRATEGIES = ["momentum", "mean_reversion", "breakout", "investiq_buy", "investiq_sell"]
+
+
 class StrategyConfig(Section):
+    names: list[StrategyName] = Field(
+        DEFAULT_STRATEGIES, min_length=1,
+        description="the strategies outcomes may name; another name is refused (422) with these, so a typo "
+                    "never becomes an arm of its own. investiq_buy/_sell are the agent loop's")
     prior_alpha: float = Field(1.0, gt=0)
     prior_beta: float = Field(1.0, gt=0)
     half_life_days: float | None = Field(7.0, gt=0, description="null: no decay")
     credible_level: float = Field(0.9, gt=0, lt=1)
     probability_best_samples: int = Field(4000, ge=100)
     seed: int = Field(0, description="seed of the P(best) Monte Carlo: the same evidence gives the same answer")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "StrategyConfig":
+        if len(set(self.names)) != len(self.names):
+            raise ValueError("ledger.strategies.names has a name twice")
+        return self
 
 
 class LedgerConfig(Section):
@@ -94,6 +108,7 @@ class RequestLimits(Section):
     max_news_items: int = Field(32, ge=1)
     max_news_chars: int = Field(4000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request")
 
 
 DirectionalBranch = Literal["sentiment", "price"]

@@ -41,6 +41,7 @@ from deployments.schemas import (
     PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, SentimentRequest, SentimentResponse,
     SignalRequest, SignalResponse, StrategyWeightsResponse, SyncResponse,
 )
+from models.input_range import describe
 from models.signal_merge import merge_signal
 
 logger = logging.getLogger("ray.serve")
@@ -67,6 +68,15 @@ def not_actionable_because(shadow: bool, results: dict[str, BranchResult], quoru
         elif not result.ok:
             reasons.append(f"{branch} degraded ({result.category})")
     return reasons
+
+
+def unless_out_of_distribution(result: BranchResult) -> BranchResult:
+    """A price answer on a window unlike every training window keeps its value (the agent sees
+    the forecast) but is degraded with the reason, so it is neither merged nor actionable."""
+    if result.ok and result.value.out_of_distribution:
+        result.category = "out_of_distribution"
+        result.reason = f"inputs unlike the model's training windows: {describe(result.value.out_of_distribution)}"
+    return result
 
 
 def sentiment_records(request_id: str | None, texts: list[str], answer: SentimentResponse, now: float) -> list[Record]:
@@ -116,6 +126,12 @@ class SignalIngress:
             if len(text) > limits.max_news_chars:
                 raise field_error(422, ("body", field, i), f"text over {limits.max_news_chars} characters "
                                                            f"({len(text)})", "too_long")
+
+    def _check_outcomes(self, outcomes: list) -> None:
+        limit = self.config.limits.max_outcomes
+        if len(outcomes) > limit:
+            raise field_error(422, ("body", "outcomes"), f"at most {limit} outcomes per request, got {len(outcomes)}",
+                              "too_long")
 
     def _shadow(self, asked: bool | None) -> bool:
         if asked is False and self.config.shadow:
@@ -167,12 +183,14 @@ class SignalIngress:
             authorize(api_key, self.api_key)
         shadow = self._shadow(request.shadow)
         self._check_news(request.news, "news")
+        self._check_outcomes(request.outcomes)
         timeouts, results = self.config.timeouts, {}
 
         async def price_then_strategies() -> None:
             if request.bars is not None:
                 bars = request.bars.columns()
-                results["price"] = await call_branch(lambda: self.price.predict.remote(bars), timeouts.price)
+                results["price"] = unless_out_of_distribution(
+                    await call_branch(lambda: self.price.predict.remote(bars), timeouts.price))
             batch = OutcomeBatch(request_id, request.outcomes)
             results["strategies"] = await call_branch(
                 (lambda: self.ledger.record_outcomes.remote(batch)) if request.outcomes
@@ -185,14 +203,16 @@ class SignalIngress:
 
         with client_errors():
             await asyncio.gather(price_then_strategies(), score_news())
-        sentiment, price, strategies = (results[b].value if b in results and results[b].ok else None
+        # A failed branch has no value; an out-of-distribution price answer is shown but not merged.
+        sentiment, price, strategies = (results[b].value if b in results else None
                                         for b in ("sentiment", "price", "strategies"))
+        merged_price = price if price is not None and results["price"].ok else None
         outcomes_recorded, replayed = 0, False
         if strategies is not None and request.outcomes:
             outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
             strategies = strategies.weights
-        merged = merge_signal(price.score if price else None, sentiment.score if sentiment else None,
-                              self.config.merge, price.threshold if price else None)
+        merged = merge_signal(merged_price.score if merged_price else None, sentiment.score if sentiment else None,
+                              self.config.merge, merged_price.threshold if merged_price else None)
         reasons = not_actionable_because(shadow, results, self.config.quorum)
         if merged.untradable_because:
             reasons.append(merged.untradable_because)
@@ -240,6 +260,7 @@ class SignalIngress:
               responses={409: {"description": "request_id or an outcome id reused for other content"}})
     async def record_outcomes(self, request: OutcomesRequest, api_key: ApiKey = None) -> OutcomesResponse:
         authorize(api_key, self.api_key)
+        self._check_outcomes(request.outcomes)
         batch = OutcomeBatch(request.request_id or uuid.uuid4().hex, request.outcomes)
         return await self._single("ledger", lambda: self.ledger.record_outcomes.remote(batch), batch.request_id)
 

@@ -25,7 +25,7 @@ import numpy as np
 from ray import serve
 
 from deployments.config import LedgerConfig
-from deployments.errors import one_line
+from deployments.errors import InvalidInput, one_line
 from deployments.messages import ModelLoadEvent, OutcomeBatch, RealisedBars, Record
 from deployments.metrics import LedgerMetrics
 from deployments.placement_info import replica_devices
@@ -84,6 +84,12 @@ class Ledger:
     # ---- strategy outcomes and posteriors -------------------------------------------------
 
     async def record_outcomes(self, batch: OutcomeBatch) -> OutcomesResponse:
+        """Commits the outcomes of declared strategies (InvalidInput naming the first other one)."""
+        for i, o in enumerate(batch.outcomes):
+            if o.strategy not in self.config.names:
+                raise InvalidInput(f"outcomes[{i}].strategy {o.strategy!r} is not a declared strategy; declared "
+                                   f"(ledger.strategies.names): {', '.join(self.config.names)}",
+                                   ("outcomes", i, "strategy"))
         now = time.time()
         # What the sender said, in a canonical form (the same instant in another UTC offset is
         # the same content); the server's default timestamp is not part of it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from dataclasses import asdict
 
 import numpy as np
 from ray import serve
@@ -22,11 +23,12 @@ from deployments.errors import InvalidInput
 from deployments.metrics import PriceMetrics
 from deployments.model_slot import ModelSlot
 from deployments.placement_info import model_executor
-from deployments.schemas import BranchReadiness, PriceResponse
+from deployments.schemas import BranchReadiness, InputShift, PriceResponse
 from models.bar_spacing import bar_spacing_error
 from models.direction import flat_band
 from models.price_direction import CLASSES, PriceDirectionModel
 from models.registry import resolve_model_dir
+from models.session import session_error
 
 logger = logging.getLogger("ray.serve")
 
@@ -63,9 +65,12 @@ class PriceDeployment:
             raise InvalidInput(
                 f"bars has {len(bars['close'])} bars; this model needs at least {model.min_bars}", ("bars",)
             )
-        if error := bar_spacing_error(bars["timestamps"], model.metadata.bar_interval_s):
-            raise InvalidInput(error, ("bars", "timestamps"))
+        for error in (bar_spacing_error(bars["timestamps"], model.metadata.bar_interval_s),
+                      session_error(bars["timestamps"], model.metadata.session)):
+            if error:
+                raise InvalidInput(error, ("bars", "timestamps"))
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
+        shifts = model.input_shifts(window)
         forecast = await self._predict_batch((model, window))
         meta = model.metadata
         # The band this prediction is labelled with, as training labelled the same bar (with a
@@ -76,7 +81,8 @@ class PriceDeployment:
         return PriceResponse(model_id=meta.model_id, version=meta.version, horizon=forecast.horizon,
                              probabilities=forecast.probabilities, edges=forecast.edges, score=forecast.score,
                              expected_return=forecast.expected_return, base_rate_return=forecast.base_rate_return,
-                             threshold=forecast.threshold, flat_band_bp=float(band) * 1e4)
+                             threshold=forecast.threshold, flat_band_bp=float(band) * 1e4,
+                             out_of_distribution=None if shifts is None else [InputShift(**asdict(s)) for s in shifts])
 
     @serve.batch
     async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:

@@ -10,11 +10,18 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _symbol(value):
+    """`spy`, ` SPY ` and `SPY` are one symbol."""
+    return value.strip().upper() if isinstance(value, str) else value
+
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Volume = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Symbol = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.^=\-]+$")]
+Symbol = Annotated[str, BeforeValidator(_symbol), Field(
+    min_length=1, max_length=16, pattern=r"^[A-Z0-9.^=\-]+$", description="stripped and upper-cased on arrival")]
 StrategyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -29,8 +36,25 @@ def _not_blank(text: str) -> str:
 NewsText = Annotated[str, AfterValidator(_not_blank)]
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+ZONE_NEEDED = "must carry its zone, e.g. 2026-01-05T09:30:00-05:00 or 2026-01-05T14:30:00Z (epoch seconds are UTC)"
+
+
+def _zoned(ts: datetime) -> datetime:
+    """A time without its zone is ambiguous: bars from a US/Eastern CSV would be read hours off."""
+    if ts.tzinfo is None:
+        raise ValueError(ZONE_NEEDED)
+    return ts
+
+
+def _all_zoned(timestamps: list[datetime]) -> list[datetime]:
+    """One error for the whole column, naming the first naive time (not one per bar)."""
+    naive = [i for i, ts in enumerate(timestamps) if ts.tzinfo is None]
+    if naive:
+        raise ValueError(f"bars.timestamps[{naive[0]}] {ZONE_NEEDED}")
+    return timestamps
+
+
+ZonedTime = Annotated[datetime, AfterValidator(_zoned)]
 
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -48,9 +72,10 @@ class Strict(BaseModel):
 
 
 class Bars(Strict):
-    """OHLCV bars as columns (cheap to send and validate); timestamps as ISO-8601 or epoch seconds."""
+    """OHLCV bars as columns (cheap to send and validate); timestamps as ISO-8601 with their zone, or
+    epoch seconds."""
 
-    timestamps: list[Annotated[datetime, AfterValidator(_utc)]] = Field(min_length=2)
+    timestamps: Annotated[list[datetime], AfterValidator(_all_zoned)] = Field(min_length=2)
     open: list[Price]
     high: list[Price]
     low: list[Price]
@@ -88,7 +113,7 @@ class Bars(Strict):
 class StrategyOutcome(Strict):
     strategy: StrategyName
     outcome: Literal["win", "loss"]
-    timestamp: Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_future)] | None = Field(
+    timestamp: Annotated[ZonedTime, AfterValidator(_not_future)] | None = Field(
         default=None, description="when the trade closed; defaults to the time the server receives it"
     )
     id: IdempotencyKey | None = Field(
@@ -168,6 +193,19 @@ class SentimentResponse(BaseModel):
     score: float = Field(description="mean of the per-text scores, in [-1, 1]")
 
 
+class InputShift(BaseModel):
+    """A statistic of one channel of the model's input window outside what training saw."""
+
+    channel: Literal["log_return", "log_range", "log_body", "log_volume"]
+    statistic: Literal["mean", "std"] = Field(description="of the channel over the window, in training standard "
+                                                          "deviations (the window is z-scored with training statistics)")
+    value: float
+    training_min: float = Field(description="the lowest value of the statistic over the training windows")
+    training_max: float
+    distance: float = Field(description="how far `value` lies outside [training_min, training_max], in training "
+                                        "standard deviations")
+
+
 class PriceResponse(BaseModel):
     model_id: str
     version: str
@@ -184,6 +222,11 @@ class PriceResponse(BaseModel):
                                                 "(net of costs); null: no threshold made money there")
     flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat: the band this "
                                             "prediction is labelled and settled with (a volatility band widens it)")
+    out_of_distribution: list[InputShift] | None = Field(
+        description="where the window is unlike every training window: a statistic more than 1 sd outside the "
+                    "training range, or a channel that does not move (volume all 0); the forecast then means "
+                    "nothing and /v1/signal marks price degraded. Empty: inside. null: the model stores no training "
+                    "input ranges (trained before they were), so its inputs were not checked")
 
 
 class StrategyPosteriorOut(BaseModel):
@@ -276,7 +319,9 @@ class EvaluationResponse(BaseModel):
 
 class DegradedBranch(BaseModel):
     branch: Literal["sentiment", "price", "strategies"]
-    category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "error"]
+    category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "out_of_distribution", "error"] = Field(
+        description="out_of_distribution: the branch answered (its answer is shown) on inputs unlike its training "
+                    "data, so the merge leaves it out")
     reason: str
 
 

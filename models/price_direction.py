@@ -17,6 +17,10 @@ The training period's own average (the drift) is reported apart, as `base_rate_r
 Training also chooses the score threshold to trade on, on the same validation windows
 (`signal_threshold`; None where no threshold made money there): the merge's default.
 
+Each forecast also says whether its window is unlike every training window
+(models.input_range: per channel, the window's mean and std against the range they took in
+training), since on such inputs the probabilities mean nothing however confident they look.
+
 A model is a directory: transformers' config.json + weights, and `investiq.json` with the
 normalisation statistics, temperature and metadata.
 """
@@ -33,6 +37,7 @@ import torch
 from transformers import PatchTSTConfig, PatchTSTForClassification
 
 from models.direction import CLASSES, edge_score
+from models.input_range import InputShift, input_shifts
 
 logger = logging.getLogger(__name__)
 CHANNELS = ("log_return", "log_range", "log_body", "log_volume")
@@ -73,6 +78,8 @@ class PriceModelMetadata:
     session: str | None = None  # "regular" (09:30-15:55 US/Eastern weekdays) or "all"
     edge_reference: list[float] | None = None  # mean calibrated validation forecast, in CLASSES order
     signal_threshold: float | None = None  # |score| to trade on, chosen on validation; None: none paid
+    # Stored since issue 18; None in older model directories, whose inputs are then not checked.
+    input_ranges: dict | None = None  # {"mean"|"std": [[min, max] per channel]} over training windows
 
     def labelling(self) -> dict:
         """What decides a window's class from the bars."""
@@ -173,6 +180,13 @@ class PriceDirectionModel:
             raise ValueError(f"need at least {n} bars, got {len(close)}")
         cols = (np.asarray(x)[-n:] for x in (open_, high, low, close, volume))
         return self.normalise(ohlcv_features(*cols))
+
+    def input_shifts(self, window: np.ndarray) -> list[InputShift] | None:
+        """The channels of a normalised window outside what training saw (models.input_range);
+        None for a model that does not store its training input ranges."""
+        if self.metadata.input_ranges is None:
+            return None
+        return input_shifts(window, self.metadata.input_ranges, self.metadata.channels)
 
     @torch.inference_mode()
     def predict_windows(self, windows: np.ndarray) -> list[PriceForecast]:

@@ -17,8 +17,8 @@ renormalised over what arrived. With no directional branch the decision is HOLD 
 The threshold is, unless the operator sets one, the served price model's own: training
 chose it on the model's validation windows as the edge score that made money net of costs
 (training.backtest.validated_signal), and the model-quality report scores that rule on
-walk-forward test windows. Where there is none (the price branch did not answer, or no
-threshold made money on validation) the decision is HOLD and says why. The weights are a
+walk-forward test windows. Where there is none (no usable price answer, or no
+threshold paid significantly on validation) the decision is HOLD and says why. The weights are a
 stated prior, not an estimate: no news aligned with bars was available to fit them, so the
 threshold is validated for the price score alone and the mix with sentiment is not scored.
 """
@@ -51,8 +51,8 @@ class MergedSignal:
 def merge_signal(price: float | None, sentiment: float | None, config: MergeConfig,
                  price_threshold: float | None = None) -> MergedSignal:
     """`price`: the price score (edge over the model's reference), `sentiment`: the mean
-    sentiment score; None for a branch that did not answer. `price_threshold`: the price
-    model's validated threshold (None: it has none)."""
+    sentiment score; None for a branch that did not answer, or answered on inputs unlike its
+    training data. `price_threshold`: the price model's validated threshold (None: it has none)."""
     parts = [(s, w) for s, w in ((price, config.price_weight), (sentiment, config.sentiment_weight))
              if s is not None and w > 0]
     total = sum(w for _, w in parts)
@@ -62,9 +62,9 @@ def merge_signal(price: float | None, sentiment: float | None, config: MergeConf
     if threshold is None:
         threshold = price_threshold if price is not None else None
         if price is None:
-            why = "no signal threshold: the price branch did not answer and ingress.merge.threshold is unset"
+            why = "no signal threshold: no usable price answer and ingress.merge.threshold is unset"
         elif threshold is None:
-            why = "no signal threshold: no threshold made money on the price model's validation windows"
+            why = "no signal threshold: no threshold paid significantly on the price model's validation windows"
     if threshold is not None and score >= threshold:
         decision = "BUY"
     elif threshold is not None and score <= -threshold:

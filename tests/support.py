@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst
+from models.input_range import fit_input_ranges
+from models.price_direction import CHANNELS, PriceDirectionModel, PriceModelMetadata, build_patchtst, ohlcv_features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_VOCAB = [
@@ -30,6 +31,10 @@ TINY_VOCAB = [
     "earnings", "record", "lawsuit", "growth", "company", "quarter", "a", "of", "in",
 ]
 TINY_CONTEXT = 32
+# The strategies the tests' graphs declare (ledger.strategies.names): the defaults and the tests' own.
+TEST_STRATEGIES = ["momentum", "mean_reversion", "breakout", "investiq_buy", "investiq_sell", "s", "durable",
+                   "client_rt", "sync_old", "metrics", "idem", "idem_signal", "reuse", "reuse_id", "minted",
+                   "must-not-count"]
 OHLCV = ("open", "high", "low", "close", "volume")
 
 
@@ -65,15 +70,19 @@ def write_news_layout(data_dir: Path, phrasebank_lines: list[str], fiqa: dict[st
     return data_dir
 
 
-def make_tiny_price_model(directory: Path, version: str = "v-test") -> Path:
+def make_tiny_price_model(directory: Path, version: str = "v-test", session: str = "all") -> Path:
     network = build_patchtst(context_length=TINY_CONTEXT, patch_length=8, patch_stride=8,
                              d_model=16, num_attention_heads=2, num_hidden_layers=1, ffn_dim=32)
     metadata = PriceModelMetadata(
         model_id="patchtst-tiny", version=version, horizon=4, flat_band_bp=5.0,
         feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
-        class_mean_returns=[0.002, 0.0, -0.002], base_rates=[0.35, 0.3, 0.35], bar_interval_s=300.0, session="all",
+        class_mean_returns=[0.002, 0.0, -0.002], base_rates=[0.35, 0.3, 0.35], bar_interval_s=300.0, session=session,
         signal_threshold=0.02,  # as if its validation windows had chosen it
     )
+    # As training stores them, from random-walk bars (read with mean 0, std 1): the tests' random walks
+    # are in distribution, bars with volume 0 are not.
+    features = ohlcv_features(*(random_walk_bars(4000)[k] for k in OHLCV))
+    metadata.input_ranges = fit_input_ranges(features, np.arange(TINY_CONTEXT, len(features) + 1), TINY_CONTEXT)
     return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
 
 

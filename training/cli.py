@@ -174,11 +174,10 @@ def cmd_request(args: argparse.Namespace) -> None:
     """Print a /v1/signal (or /v1/price/predict) body built from real bars, for curl."""
     body: dict = {"symbol": args.symbol}
     if args.bars:
+        from client.agent_loop import bars_body, market_bars
         from training.data import load_bars_csv
 
-        frame = load_bars_csv(args.bars).iloc[-args.last:]
-        body["bars"] = {"timestamps": [t.isoformat() for t in frame.index],
-                        **{c: frame[c].tolist() for c in frame.columns}}
+        body["bars"] = bars_body(market_bars(load_bars_csv(args.bars), args.session).iloc[-args.last:])
     if args.news:
         body["news"] = args.news
     if args.outcome:
@@ -387,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--symbol", required=True)
     request.add_argument("--bars", help="CSV of OHLCV bars; the last --last bars are sent")
     request.add_argument("--last", type=int, default=513, help="bars to send (default 513: context 512 + 1)")
+    request.add_argument("--session", choices=["regular", "all"], default="regular",
+                         help="send only bars of the session the served model was trained on (`investiq models`)")
     request.add_argument("--news", action="append", help="a news text; repeat for more")
     request.add_argument("--outcome", action="append", help="STRATEGY:win or STRATEGY:loss; repeat for more")
     request.set_defaults(func=cmd_request)

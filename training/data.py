@@ -22,6 +22,7 @@ import pandas as pd
 
 from models.direction import direction_labels, flat_band
 from models.price_direction import ohlcv_features
+from models.session import MARKET_TZ, in_regular_session
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ OHLCV = ["open", "high", "low", "close", "volume"]
 TIME_COLUMNS = ("timestamp", "datetime", "date")
 # How far back Yahoo serves each intraday interval, in days.
 YFINANCE_HISTORY_DAYS = {"1m": 7, "2m": 60, "5m": 60, "15m": 60, "30m": 60, "60m": 730, "90m": 60, "1h": 730}
-MARKET_TZ = "America/New_York"
 
 
 class DataSourceError(RuntimeError):
@@ -122,11 +122,9 @@ def load_bars(csv: str | Path | None = None, symbol: str | None = None, interval
     return regular_session(frame) if session == "regular" else frame
 
 
-def regular_session(frame: pd.DataFrame, start: str = "09:30", last_bar: str = "15:55") -> pd.DataFrame:
-    """Weekday bars that start within the regular US session (timestamps in US/Eastern)."""
-    times = frame.index.time
-    keep = (times >= pd.Timestamp(start).time()) & (times <= pd.Timestamp(last_bar).time())
-    return frame[keep & (frame.index.dayofweek < 5)]
+def regular_session(frame: pd.DataFrame) -> pd.DataFrame:
+    """Weekday bars that start within the regular US session (models.session; naive times are US/Eastern)."""
+    return frame[in_regular_session(frame.index)]
 
 
 def horizon_log_returns(close: np.ndarray, horizon: int) -> np.ndarray:

@@ -25,6 +25,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from models.bar_spacing import typical_spacing
+from models.input_range import fit_input_ranges
 from models.price_direction import (
     CLASSES,
     PriceDirectionModel,
@@ -174,6 +175,7 @@ def finalize(network, prepared: Prepared, config: TrainConfig, version: str, his
         temperature=temperature, base_rates=p.base_rates.tolist(), flat_band_vol=config.flat_band_vol,
         bar_interval_s=bar_interval_seconds(index), session=session, edge_reference=reference.tolist(),
         signal_threshold=None if math.isinf(threshold) else threshold,
+        input_ranges=fit_input_ranges((p.samples.features - p.mean) / p.std, p.split.train, config.context_length),
         extra={
             "train_config": asdict(config),
             "data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": len(index),

@@ -1,9 +1,11 @@
 import json
 
+import pandas as pd
 import pytest
 
 from deployments.schemas import SignalRequest
 from models.registry import ModelRegistry
+from models.session import session_error
 from tests.support import free_port, make_tiny_price_model, random_walk_bars, random_walk_frame
 from training.cli import build_parser, main
 
@@ -11,11 +13,29 @@ from training.cli import build_parser, main
 def test_request_body_is_a_valid_signal_request(tmp_path, capsys):
     bars = random_walk_bars(40)
     random_walk_frame(40).to_csv(tmp_path / "bars.csv")
-    main(["request", "--symbol", "SPY", "--bars", str(tmp_path / "bars.csv"), "--last", "20",
+    main(["request", "--symbol", "SPY", "--bars", str(tmp_path / "bars.csv"), "--last", "20", "--session", "all",
           "--news", "shares rose", "--outcome", "momentum:win", "--outcome", "mean_rev:loss"])
     request = SignalRequest.model_validate(json.loads(capsys.readouterr().out))
     assert len(request.bars.close) == 20 and request.bars.close[-1] == pytest.approx(bars["close"][-1])
     assert [o.outcome for o in request.outcomes] == ["win", "loss"]
+
+
+def test_request_sends_only_session_bars_with_their_zone(tmp_path, capsys):
+    """The CSV holds extended hours in naive US/Eastern time; a regular-session model gets
+    09:30-15:55 with the offset, which the server's own session check accepts."""
+    frame = random_walk_frame(2 * 192)  # two days of 5-minute bars from 04:00 to 19:55
+    frame.index = pd.DatetimeIndex([t for day in ("2025-06-16", "2025-06-17")
+                                    for t in pd.date_range(f"{day} 04:00", periods=192, freq="5min")], name="timestamp")
+    frame.to_csv(tmp_path / "bars.csv")
+    main(["request", "--symbol", "spy", "--bars", str(tmp_path / "bars.csv"), "--last", "100"])
+    body = json.loads(capsys.readouterr().out)
+    stamps = body["bars"]["timestamps"]
+    assert len(stamps) == 100 and stamps[-1] == "2025-06-17T15:55:00-04:00" and "2025-06-17T09:30:00-04:00" in stamps
+    request = SignalRequest.model_validate(body)
+    assert request.symbol == "SPY"
+    epochs = [t.timestamp() for t in request.bars.timestamps]
+    assert session_error(epochs, "regular") is None
+    assert "outside the session" in session_error([e - 6 * 3600 for e in epochs], "regular")
 
 
 @pytest.mark.parametrize("command", ["data", "train", "tune", "retrain", "models", "promote", "rollback", "request"])

@@ -50,3 +50,18 @@ def test_gpu_policy_without_gpus_fails_with_what_to_do():
 def test_unknown_settings_are_rejected():
     with pytest.raises(ValueError, match="extra"):
         GraphConfig.model_validate({"sentiment": {"modle": "x"}})
+
+
+def test_the_shipped_config_is_in_shadow_mode_with_declared_strategies_and_bounded_outcomes():
+    config = shipped_config()
+    assert config.ingress.shadow is True and "price" in config.ingress.quorum
+    assert config.ledger.strategies.names == ["momentum", "mean_reversion", "breakout", "investiq_buy",
+                                              "investiq_sell"]
+    assert config.ingress.limits.max_outcomes == 100
+
+
+def test_a_strategy_declared_twice_or_malformed_is_refused():
+    with pytest.raises(ValueError, match="a name twice"):
+        GraphConfig.model_validate({"ledger": {"strategies": {"names": ["momentum", "momentum"]}}})
+    with pytest.raises(ValueError, match="pattern"):
+        GraphConfig.model_validate({"ledger": {"strategies": {"names": ["two words"]}}})

@@ -77,5 +77,5 @@ def test_without_a_validated_threshold_the_signal_holds_and_says_why():
     assert never.decision == "HOLD" and never.threshold is None and never.score == pytest.approx(0.9)
     assert "validation" in never.untradable_because
     no_price = merge_signal(None, -1.0, VALIDATED, price_threshold=0.01)
-    assert no_price.decision == "HOLD" and "price branch did not answer" in no_price.untradable_because
+    assert no_price.decision == "HOLD" and "no usable price answer" in no_price.untradable_because
     assert merge_signal(None, -1.0, CONFIG).decision == "SELL"  # a configured threshold trades on sentiment alone

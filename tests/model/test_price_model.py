@@ -116,3 +116,31 @@ def test_a_model_saved_before_base_rates_were_stored_measures_edges_against_a_th
     (f,) = legacy.predict_windows(legacy.window(*_columns(random_walk_bars(60)))[None])
     assert f.edges == pytest.approx({c: f.probabilities[c] - 1 / 3 for c in CLASSES})
     assert f.score == pytest.approx(f.probabilities["up"] - f.probabilities["down"])
+
+
+def test_the_model_knows_the_inputs_it_was_trained_on(tmp_path):
+    """Training stores the input ranges; fresh bars like the training ones pass, bars whose volume
+    is 0, 1 or x1000 are flagged in log_volume, and the ranges survive save and load."""
+    config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
+                         num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=1, sample_step=2)
+    trained, _ = train(drifting_frame(3000, seed=1), config, version="ranges")
+    model = PriceDirectionModel.load(trained.save(tmp_path / "m"), prefer_gpu=False)
+    assert set(model.metadata.input_ranges) == {"mean", "std"}
+    fresh = drifting_frame(600, seed=2)
+    for end in range(config.context_length + 1, len(fresh), 25):
+        window = model.window(*(fresh[c].to_numpy()[:end] for c in ("open", "high", "low", "close", "volume")))
+        assert model.input_shifts(window) == []
+    for volume in (0.0 * fresh["volume"], 0.0 * fresh["volume"] + 1, 1000 * fresh["volume"]):
+        window = model.window(*(fresh[c].to_numpy() for c in ("open", "high", "low", "close")), volume.to_numpy())
+        shifts = model.input_shifts(window)
+        assert {s.channel for s in shifts} == {"log_volume"} and max(s.distance for s in shifts) > 5
+
+
+def test_a_model_saved_before_input_ranges_were_stored_does_not_check_its_inputs(tiny_price_dir, tmp_path):
+    legacy = PriceDirectionModel.load(tiny_price_dir, prefer_gpu=False)
+    meta = json.loads((tiny_price_dir / METADATA_FILE).read_text())
+    del meta["input_ranges"]
+    legacy.save(tmp_path / "legacy")
+    (tmp_path / "legacy" / METADATA_FILE).write_text(json.dumps(meta))
+    legacy = PriceDirectionModel.load(tmp_path / "legacy", prefer_gpu=False)
+    assert legacy.input_shifts(legacy.window(*_columns(random_walk_bars(60)))) is None

@@ -4,7 +4,7 @@ works on a CPU machine: replicas get GPU ids, torch still sees no CUDA and runs 
 import httpx
 import pytest
 
-from tests.support import PROJECT_ROOT, free_port, wait_until
+from tests.support import PROJECT_ROOT, TEST_STRATEGIES, free_port, wait_until
 
 APP = "investiq"
 LONG_BATCH_WAIT_S = 1.0  # long enough that a test can tell whether a request waited for company
@@ -45,9 +45,10 @@ def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
         "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
-        "ledger": {"record_interval_s": 0.2},
+        "ledger": {"record_interval_s": 0.2, "strategies": {"names": TEST_STRATEGIES}},
         "ingress": {"shadow": False,
-                    "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536}},
+                    "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536,
+                               "max_outcomes": 8}},
     })
     serve.run(build_app(config), name=APP, route_prefix="/")
     wait_until(lambda: http.get("/readyz").json()["status"] == "ready", 60, "all branches ready")

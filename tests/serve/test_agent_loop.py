@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from client import APIError, AsyncInvestIQClient, InvestIQClient
-from client.agent_loop import bars_body, run_agent_loop
+from client.agent_loop import bars_body, market_bars, run_agent_loop
 from tests.serve.conftest import APP
 from tests.support import (
     PROJECT_ROOT,
@@ -43,7 +43,8 @@ def test_shadow_signals_are_marked_and_keep_their_decision(api):
 
 def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
     frame = random_walk_frame(TINY_CONTEXT + 1 + STEPS + 64, seed=3)
-    report = run_agent_loop(api, frame, "LOOP", TINY_CONTEXT + 1, STEPS, news=["the company beat estimates"])
+    report = run_agent_loop(api, frame, "LOOP", TINY_CONTEXT + 1, STEPS, news=["the company beat estimates"],
+                            session="all")  # the tiny model's
     assert sum(report["decisions"].values()) == STEPS
     assert report["predictions_settled"] == STEPS
     evaluation = report["evaluation"]
@@ -54,7 +55,7 @@ def test_scripted_agent_loop_signal_outcome_settle_evaluate(api):
     assert scores["information_coefficient"]["n"] == STEPS  # of the served edge score
     assert sum(b["n"] for b in scores["hit_rate_by_confidence"]) <= STEPS
     # Settling is idempotent: the same bars settle nothing new.
-    assert api.record_realised("LOOP", bars_body(frame)).settled == 0
+    assert api.record_realised("LOOP", bars_body(market_bars(frame, "all"))).settled == 0
 
 
 def test_client_round_trips_every_route(api, client):

@@ -17,6 +17,9 @@ def bars_with(**changes):
     return bars
 
 
+WIN = {"strategy": "s", "outcome": "win"}
+
+
 def signal(**fields):
     return {"symbol": "SPY", "news": ["shares rose"], "bars": BARS, **fields}
 
@@ -55,6 +58,13 @@ CASES = {
                                   {"outcomes": [{"strategy": "s", "outcome": "win", "id": "t1"},
                                                 {"strategy": "s", "outcome": "loss", "id": "t1"}]}, "outcomes[1].id"),
     "malformed request id": ("/v1/signal", signal(request_id="two words"), "request_id"),
+    "a time without its zone": ("/v1/signal", signal(bars={**BARS, "timestamps": [
+        f"2025-06-16T10:{i:02d}:00" for i in range(len(BARS["timestamps"]))]}),
+        "bars.timestamps[0] must carry its zone"),
+    "an outcome time without its zone": ("/v1/strategies/outcomes", {"outcomes": [
+        {"strategy": "s", "outcome": "win", "timestamp": "2025-06-16T10:00:00"}]}, "must carry its zone"),
+    "more outcomes than the limit": ("/v1/strategies/outcomes", {"outcomes": [WIN] * 9}, "at most 8 outcomes"),
+    "more outcomes than the limit in a signal": ("/v1/signal", signal(outcomes=[WIN] * 9), "at most 8 outcomes"),
     "realised bars out of order": ("/v1/price/realised",
                                    {"symbol": "SPY", "bars": bars_with(timestamps=(3, BARS["timestamps"][1]))},
                                    "timestamps"),
@@ -105,3 +115,49 @@ def test_rejected_bars_leave_no_outcome_recorded(client):
     assert r.status_code == 422 and f"at least {TINY_CONTEXT + 1}" in r.text
     names = {s["strategy"] for s in client.get("/v1/strategies/weights").json()["strategies"]}
     assert "must-not-count" not in names
+
+
+@pytest.mark.parametrize("route", ["/v1/strategies/outcomes", "/v1/signal"])
+def test_an_undeclared_strategy_is_422_with_the_declared_ones_and_records_nothing(client, route):
+    body = {"outcomes": [{"strategy": "momentum", "outcome": "win"}, {"strategy": "momentun", "outcome": "win"}]}
+    r = client.post(route, json=signal(**body) if route == "/v1/signal" else body)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "outcomes", 1, "strategy"]
+    assert "'momentun' is not a declared strategy" in error["msg"] and "momentum, mean_reversion" in error["msg"]
+    names = {s["strategy"] for s in client.get("/v1/strategies/weights").json()["strategies"]}
+    assert "momentun" not in names
+
+
+def test_symbols_are_one_whatever_their_case(client):
+    for symbol in ("nrm", " NRM ", "Nrm"):
+        r = client.post("/v1/price/predict", json={"symbol": symbol, "bars": BARS})
+        assert r.status_code == 200, r.text
+    assert client.post("/v1/signal", json=signal(symbol="nrm")).json()["symbol"] == "NRM"
+    assert client.get("/v1/evaluate/nrm", params={"days": 1}).json()["unsettled"] == 4
+
+
+@pytest.mark.parametrize("volume", [0.0, 1.0])
+def test_constant_volume_gives_a_degraded_price_answer_that_is_not_actionable(client, volume):
+    """The issue's bug: volume all 0 or all 1 got SELL at 0.9999, actionable. The forecast is
+    still shown, but it is flagged, left out of the merge, and the signal is not actionable."""
+    bars = {**BARS, "volume": [volume] * len(BARS["volume"])}
+    answer = client.post("/v1/signal", json=signal(bars=bars)).json()
+    assert answer["price"] is not None
+    assert {s["channel"] for s in answer["price"]["out_of_distribution"]} == {"log_volume"}
+    (degraded,) = answer["degraded"]
+    assert degraded["branch"] == "price" and degraded["category"] == "out_of_distribution"
+    assert "log_volume" in degraded["reason"] and "does not move" in degraded["reason"]
+    assert answer["actionable"] is False
+    assert "price degraded (out_of_distribution)" in answer["not_actionable_because"]
+    assert answer["score"] == pytest.approx(answer["sentiment"]["score"])  # sentiment alone was merged
+    # The same bars with their volume: in distribution, merged and actionable.
+    normal = client.post("/v1/signal", json=signal()).json()
+    assert normal["price"]["out_of_distribution"] == [] and normal["degraded"] == [] and normal["actionable"]
+
+
+def test_volume_a_thousand_times_larger_is_flagged_on_the_price_route(client):
+    bars = {**BARS, "volume": [v * 1000 for v in BARS["volume"]]}
+    answer = client.post("/v1/price/predict", json={"symbol": "SPY", "bars": bars}).json()
+    (shift,) = answer["out_of_distribution"]
+    assert (shift["channel"], shift["statistic"]) == ("log_volume", "mean") and shift["distance"] > 1

@@ -43,6 +43,7 @@ def faulty(http):
     serve.delete("faulty")
 
 
+NO_THRESHOLD = "no signal threshold: no usable price answer and ingress.merge.threshold is unset"
 SIGNAL = {"symbol": "SPY", "news": ["shares rose"], "bars": random_walk_bars(40)}
 
 
@@ -59,9 +60,8 @@ def test_offline_branches_are_named_with_what_to_do(offline):
     assert categories == {"sentiment": "model_unavailable", "price": "model_unavailable", "strategies": "timeout"}
     assert signal["decision"] == "HOLD" and signal["score"] == 0.0
     assert signal["actionable"] is False
-    assert signal["not_actionable_because"] == [
-        "sentiment degraded (model_unavailable)", "price degraded (model_unavailable)",
-        "no signal threshold: the price branch did not answer and ingress.merge.threshold is unset"]
+    assert signal["not_actionable_because"] == ["sentiment degraded (model_unavailable)",
+                                                "price degraded (model_unavailable)", NO_THRESHOLD]
     assert signal["latency_ms"]["total"] < 5000
 
 
@@ -104,9 +104,8 @@ def one_sided(http, tiny_bert_dir, tmp_path_factory):
     sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(tiny_bert_dir)), False, None)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(tmp_path_factory.mktemp("none"))}).bind(
         PriceConfig(), False, None)
-    # Trading on sentiment alone takes the operator's quorum and a threshold of their own.
-    quorum_of_one = INGRESS.model_copy(update={"quorum": ["sentiment"],
-                                               "merge": MergeConfig(threshold=0.2)})
+    # Acting on sentiment alone takes a threshold of the operator's: the price model's is not there.
+    quorum_of_one = INGRESS.model_copy(update={"quorum": ["sentiment"], "merge": MergeConfig(threshold=0.05)})
     for name, config in (("one-sided", INGRESS), ("sentiment-quorum", quorum_of_one)):
         serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, FailingBranch.bind(), config),
                   name=name, route_prefix=f"/{name}")
@@ -125,13 +124,11 @@ def test_a_signal_with_a_directional_branch_down_is_not_actionable(one_sided):
     # A signal that never asked for price is not actionable on sentiment alone either ...
     no_bars = one_sided.post("/one-sided/v1/signal", json={"symbol": "SPY", "news": body["news"]}).json()
     assert no_bars["actionable"] is False
-    assert no_bars["not_actionable_because"] == [
-        "price not asked: the request has no bars",
-        "no signal threshold: the price branch did not answer and ingress.merge.threshold is unset"]
-    # ... unless the operator's quorum says sentiment alone is enough, with a threshold set.
+    assert no_bars["not_actionable_because"] == ["price not asked: the request has no bars", NO_THRESHOLD]
+    # ... unless the operator's quorum says sentiment alone is enough.
     allowed = one_sided.post("/sentiment-quorum/v1/signal", json=body).json()
     assert allowed["actionable"] is True and allowed["not_actionable_because"] == []
-    assert allowed["threshold"] == 0.2
+    assert allowed["threshold"] == 0.05
 
 
 def test_the_sentiment_branch_heals_when_its_model_appears(http, tmp_path_factory):

@@ -21,15 +21,20 @@ SMALL = {"ray_actor_options": {"num_cpus": 0.05}}
 QUICK_RETRY = {"load_retry": {"initial_s": 0.5, "max_s": 1.0}}
 
 
+def deploy_loads(data, model_dir) -> None:
+    """The app serving the model at `model_dir`; run again, it reloads the price model in place."""
+    ledger = Ledger.options(**SMALL).bind(LedgerConfig(), sqlite_url(data))
+    price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(model_dir)}).bind(
+        PriceConfig.model_validate(QUICK_RETRY), False, ledger)
+    serve.run(SignalIngress.options(**SMALL).bind(FailingBranch.bind(), price, ledger, IngressConfig()),
+              name="loads", route_prefix="/loads")
+
+
 @pytest.fixture(scope="module")
 def loads(http, tmp_path_factory):
     data = tmp_path_factory.mktemp("loads")
     later = data / "price"  # no model there yet
-    ledger = Ledger.options(**SMALL).bind(LedgerConfig(), sqlite_url(data))
-    price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(later)}).bind(
-        PriceConfig.model_validate(QUICK_RETRY), False, ledger)
-    serve.run(SignalIngress.options(**SMALL).bind(FailingBranch.bind(), price, ledger, IngressConfig()),
-              name="loads", route_prefix="/loads")
+    deploy_loads(data, later)
     wait_until(lambda: http.get("/loads/readyz").json()["branches"]["price"]["state"] == "unavailable", 60,
                "price reported without a model")
     yield http, later, data / "investiq.sqlite"
@@ -67,3 +72,19 @@ def test_polls_start_no_load_and_a_model_that_appears_is_served(loads):
     rows = wait_until(lambda: len(log_rows()) >= 2 and log_rows(), 10, "the promotion log written")
     # One row for the reason the loads failed (however often they were retried), one for the load.
     assert rows == [("failed", ""), ("loaded", "appeared")], rows
+
+
+def test_bars_outside_the_session_the_model_was_trained_on_are_refused(loads):
+    http, later, store = loads
+    deploy_loads(store.parent, make_tiny_price_model(store.parent / "regular", "regular", session="regular"))
+    wait_until(lambda: http.get("/loads/readyz").json()["branches"]["price"]["version"] == "regular", 60,
+               "the regular-session model served")
+    bars = random_walk_bars(TINY_CONTEXT + 1)
+    monday_0930_edt = 1_750_080_600  # 2025-06-16 13:30 UTC
+    for start, status in ((monday_0930_edt, 200), (monday_0930_edt + 6.5 * 3600, 422)):  # then 16:00, after hours
+        timestamps = [start + 300 * i for i in range(len(bars["close"]))]
+        r = http.post("/loads/v1/price/predict", json={"symbol": "SPY", "bars": {**bars, "timestamps": timestamps}})
+        assert r.status_code == status, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "bars", "timestamps"]
+    assert error["msg"].startswith("bars.timestamps[0] (Mon 2025-06-16 16:00 EDT) is outside the session")

@@ -40,7 +40,7 @@ def test_records_and_state_survive_a_restart(deploy):
     store = Store(sqlite_url(data_dir))  # the Ledger has migrated it by now
     for i in range(3):
         api.signal({"symbol": "RST", "news": [f"headline {i}"], "bars": window, "request_id": f"rst-{i}",
-                    "outcomes": [{"strategy": "restart", "outcome": "win" if i % 2 else "loss"}]})
+                    "outcomes": [{"strategy": "momentum", "outcome": "win" if i % 2 else "loss"}]})
     assert store.count("signals") == 0  # still queued in the Ledger
     serve.delete(APP)  # a clean shutdown
     assert [r["request_id"] for r in store.rows("signals")] == ["rst-0", "rst-1", "rst-2"]
