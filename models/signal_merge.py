@@ -15,10 +15,11 @@ branch that is missing (degraded, or not asked) drops out of both sums, so weigh
 renormalised over what arrived. With no directional branch the decision is HOLD at 0.
 
 The threshold is, unless the operator sets one, the served price model's own: training
-chose it on the model's validation windows as the edge score that made money net of costs
-(training.backtest.validated_signal), and the model-quality report scores that rule on
-walk-forward test windows. Where there is none (no usable price answer, or no
-threshold paid significantly on validation) the decision is HOLD and says why. The weights are a
+chose it on the model's validation windows as the edge score that made the most money net of
+costs among those whose P&L there was significantly positive (training.backtest.validated_signal),
+and the model-quality report scores that rule on walk-forward test windows. Where there is
+none (no usable price answer, or no threshold paid significantly on validation) the decision
+is HOLD and says why. The weights are a
 stated prior, not an estimate: no news aligned with bars was available to fit them, so the
 threshold is validated for the price score alone and the mix with sentiment is not scored.
 """
