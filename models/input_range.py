@@ -12,7 +12,7 @@ training windows. A served window is out of distribution in a channel when
 
 The tolerance: on SPY 5-minute bars (regular session, 2025-05 to 2025-12) no validation or test
 window of a model trained on the first 70 % fell more than 0.8 sd outside, while bars with
-volume 0, 1 or x1000 fall 11 to 22 sd outside in log_volume. A window statistic averages
+volume 0, 1 or x1000 fall more than 10 sd outside in log_volume (tests/data/test_input_range_spy.py). A window statistic averages
 `context_length` bars, so a single odd bar moves it little; what it flags is a window
 unlike any the model has seen, where its forecast means nothing.
 """
