@@ -212,7 +212,8 @@ class SignalIngress:
             outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
             strategies = strategies.weights
         merged = merge_signal(merged_price.score if merged_price else None, sentiment.score if sentiment else None,
-                              self.config.merge, merged_price.threshold if merged_price else None)
+                              self.config.merge, merged_price.threshold if merged_price else None,
+                              merged_price.no_threshold_because if merged_price else None)
         reasons = not_actionable_because(shadow, results, self.config.quorum)
         if merged.untradable_because:
             reasons.append(merged.untradable_because)

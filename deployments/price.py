@@ -81,7 +81,8 @@ class PriceDeployment:
         return PriceResponse(model_id=meta.model_id, version=meta.version, horizon=forecast.horizon,
                              probabilities=forecast.probabilities, edges=forecast.edges, score=forecast.score,
                              expected_return=forecast.expected_return, base_rate_return=forecast.base_rate_return,
-                             threshold=forecast.threshold, flat_band_bp=float(band) * 1e4,
+                             threshold=forecast.threshold, no_threshold_because=forecast.no_threshold_because,
+                             flat_band_bp=float(band) * 1e4,
                              out_of_distribution=None if shifts is None else [InputShift(**asdict(s)) for s in shifts])
 
     @serve.batch

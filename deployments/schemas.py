@@ -219,7 +219,8 @@ class PriceResponse(BaseModel):
                                                "reference forecast (no drift: 0 at the reference)")
     base_rate_return: float = Field(description="the training period's average horizon log return (its drift)")
     threshold: float | None = Field(description="|score| this model's validation windows found worth trading "
-                                                "(net of costs); null: no threshold made money there")
+                                                "(net of costs, significantly); null: see no_threshold_because")
+    no_threshold_because: str | None = Field(None, description="why the model has no threshold")
     flat_band_bp: float = Field(description="a move within ±this many basis points counts as flat: the band this "
                                             "prediction is labelled and settled with (a volatility band widens it)")
     out_of_distribution: list[InputShift] | None = Field(
@@ -240,7 +241,8 @@ class StrategyPosteriorOut(BaseModel):
     expected_r: float | None = Field(description="decayed mean R multiple of the outcomes that carried one: the "
                                                  "expected payoff per trade in units of risk (null: none did)")
     expected_r_lower: float | None = Field(description="its interval at credible_level (Student-t on the decayed "
-                                                       "effective sample size); null below two effective outcomes")
+                                                       "effective sample size, variance with a prior "
+                                                       "of 1 R^2); null below 5 effective outcomes")
     expected_r_upper: float | None
     r_outcomes: int = Field(description="outcomes in the window that carried an R multiple")
     probability_best: float = Field(description="P(this strategy has the highest win rate): Thompson sampling's "
@@ -283,7 +285,8 @@ class RealisedResponse(BaseModel):
 class InformationCoefficient(BaseModel):
     n: int
     ic: float | None = Field(description="Pearson correlation of the served score with the realised return")
-    ic_t: float | None = Field(description="its t-statistic with Newey-West errors")
+    ic_t: float | None = Field(description="its t-statistic with Newey-West errors (lags cover the horizon); "
+                                           "null below 10 settled predictions per lag, where it would mislead")
     ic_p: float | None
     rank_ic: float | None = Field(description="Spearman correlation")
     rank_ic_t: float | None

@@ -15,7 +15,8 @@ reference; the score, edge(up) - edge(down), which is 0 for a model that says th
 whatever the bars; and the expected return sum(edge x class mean return), 0 at the reference.
 The training period's own average (the drift) is reported apart, as `base_rate_return`.
 Training also chooses the score threshold to trade on, on the same validation windows
-(`signal_threshold`; None where no threshold made money there): the merge's default.
+(`signal_threshold`; None where no threshold's P&L there was significantly positive): the
+merge's default.
 
 Each forecast also says whether its window is unlike every training window
 (models.input_range: per channel, the window's mean and std against the range they took in
@@ -100,7 +101,8 @@ class PriceForecast:
     edges: dict[str, float]  # P(class) - the model's reference forecast
     score: float  # edges["up"] - edges["down"]: the price branch's signal, 0 at the reference
     base_rate_return: float  # the training period's average horizon log return (its drift)
-    threshold: float | None  # the model's validated signal threshold (None: none made money on validation)
+    threshold: float | None  # the model's validated signal threshold
+    no_threshold_because: str | None  # where there is none, why
 
 
 def build_patchtst(
@@ -148,6 +150,13 @@ class PriceDirectionModel:
         self.base_rates = self._base_rates_of(metadata)
         self.reference = (np.asarray(metadata.edge_reference, dtype=np.float64)
                           if metadata.edge_reference is not None else self.base_rates)
+        self.no_threshold_because = None if metadata.signal_threshold is not None else (
+            "no threshold paid significantly on the price model's validation windows"
+            if metadata.edge_reference is not None else
+            "the price model predates validated thresholds: retrain it, or set ingress.merge.threshold")
+        if metadata.edge_reference is None:
+            logger.warning("price model %s predates validated references and thresholds: edges are against its "
+                           "base rates and it sets no threshold; retrain it", metadata.version)
 
     @staticmethod
     def _base_rates_of(metadata: PriceModelMetadata) -> np.ndarray:
@@ -208,6 +217,7 @@ class PriceDirectionModel:
             score=float(edge_score(probabilities, self.reference)),
             base_rate_return=float(self.base_rates @ class_returns),
             threshold=self.metadata.signal_threshold,
+            no_threshold_because=self.no_threshold_because,
         )
 
     def save(self, directory: str | Path) -> Path:

@@ -10,9 +10,9 @@ What is served per strategy (`summarise`): the posterior mean, its credible inte
 P(best), the probability that it has the highest win rate, which is the share of plays
 Thompson sampling gives it. A single Thompson draw is noise (`thompson_draw`, on request).
 Where outcomes carry the trade's R multiple, the decayed mean R (the expected payoff per
-trade) comes with a Student-t interval on the effective sample size of the decayed weights,
-and P(best payoff), the probability that it has the highest mean R under those normal
-approximations: win rate alone ranks a 55 %-win 1:1 strategy above a 40 %-win 3:1 one.
+trade) comes with a Student-t interval on the effective sample size of the decayed weights
+(the variance with a prior of 1 R^2 counted as one outcome), and P(best payoff), the
+probability that it has the highest mean R under those t distributions: win rate alone ranks a 55 %-win 1:1 strategy above a 40 %-win 3:1 one.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from scipy import stats
 
 # Per strategy: (decayed wins, decayed losses, number of outcomes).
 Evidence = dict[str, tuple[float, float, int]]
+PRIOR_R_VARIANCE = 1.0  # R^2: a stop-out at -1R against a win at +1R
+MIN_R_OUTCOMES = 5  # effective outcomes before a payoff gets an interval and a P(best)
 
 
 @dataclass(frozen=True)
@@ -39,14 +41,17 @@ class PayoffSums:
     count: int
 
     def moments(self) -> tuple[float, float, float] | None:
-        """(mean R, its standard error, effective sample size); None without R outcomes.
-        The standard error is infinite below two effective outcomes."""
+        """(mean R, its standard error, effective sample size); None without R outcomes. The
+        variance counts a prior of PRIOR_R_VARIANCE as one more outcome, so a few identical
+        payoffs (a fixed +2R target) are not taken as certain; the standard error is infinite
+        below MIN_R_OUTCOMES effective outcomes."""
         if self.count == 0 or self.weight <= 0:
             return None
         mean = self.weighted_r / self.weight
         n_eff = self.weight ** 2 / self.weight2 if self.weight2 > 0 else 0.0
-        variance = max(self.weighted_r2 / self.weight - mean ** 2, 0.0) * (n_eff / (n_eff - 1) if n_eff > 1 else 0)
-        se = math.sqrt(variance / n_eff) if n_eff >= 2 else math.inf
+        spread = max(self.weighted_r2 / self.weight - mean ** 2, 0.0) * n_eff  # sum of squares, effective
+        variance = (spread + PRIOR_R_VARIANCE) / n_eff if n_eff > 0 else math.inf
+        se = math.sqrt(variance / n_eff) if n_eff >= MIN_R_OUTCOMES else math.inf
         return mean, se, n_eff
 
 
@@ -92,13 +97,14 @@ def thompson_draw(params: dict[str, tuple[float, float]], rng: np.random.Generat
 def payoff_summary(payoffs: Payoffs, credible_level: float, rng: np.random.Generator,
                    samples: int = 4000) -> dict[str, tuple[float, float | None, float | None, float | None]]:
     """Per strategy with R outcomes: (mean R, interval low, high, P(best mean R)). The interval
-    and P(best) need two effective outcomes; P(best) is over the strategies that have them."""
+    and P(best) need MIN_R_OUTCOMES effective outcomes; P(best) is over the strategies that have
+    them, drawn from the same Student-t the interval uses."""
     moments = {name: m for name, sums in payoffs.items() if (m := sums.moments()) is not None}
     ranked = {name: m for name, m in moments.items() if math.isfinite(m[1])}
     best = {}
     if ranked:
-        means, ses = (np.array([m[i] for m in ranked.values()]) for i in (0, 1))
-        draws = rng.normal(means, ses, size=(samples, len(means)))
+        means, ses, n_effs = (np.array([m[i] for m in ranked.values()]) for i in (0, 1, 2))
+        draws = means + ses * rng.standard_t(n_effs - 1, size=(samples, len(means)))
         best = dict(zip(ranked, (np.bincount(draws.argmax(axis=1), minlength=len(means)) / samples).tolist()))
     out = {}
     for name, (mean, se, n_eff) in moments.items():

@@ -77,7 +77,7 @@ def make_tiny_price_model(directory: Path, version: str = "v-test", session: str
         model_id="patchtst-tiny", version=version, horizon=4, flat_band_bp=5.0,
         feature_mean=[0.0] * len(CHANNELS), feature_std=[1.0] * len(CHANNELS),
         class_mean_returns=[0.002, 0.0, -0.002], base_rates=[0.35, 0.3, 0.35], bar_interval_s=300.0, session=session,
-        signal_threshold=0.02,  # as if its validation windows had chosen it
+        edge_reference=[0.35, 0.3, 0.35], signal_threshold=0.02,  # as if its validation windows had chosen them
     )
     # As training stores them, from random-walk bars (read with mean 0, std 1): the tests' random walks
     # are in distribution, bars with volume 0 are not.

@@ -1,9 +1,10 @@
 """A trading rule on direction forecasts, with costs, beside buy-and-hold.
 
 Each period the rule goes long when the forecast's edge score (models.direction.edge_score:
-P(up) - P(down) beyond what the training base rates already say) reaches a threshold, short
-at minus it, flat otherwise (the merge's BUY / SELL / HOLD rule on the price score alone), and holds for one horizon (periods do not overlap). A model
-that repeats its prior has an edge of 0 and never trades, however lopsided its prior. The
+P(up) - P(down) beyond the forecaster's reference, its mean forecast on validation windows)
+reaches a threshold, short at minus it, flat otherwise (the merge's BUY / SELL / HOLD rule on
+the price score alone), and holds for one horizon (periods do not overlap). A model that says
+the same whatever the bars has an edge of 0 and never trades, however lopsided. The
 threshold is chosen on validation windows (`choose_threshold`: only where the P&L there is
 significantly positive), never on the test windows.
 Costs are charged in basis points per unit of position change, the entry from flat included.

@@ -124,8 +124,16 @@ def cmd_models(args: argparse.Namespace) -> None:
         print("(no production version)")
 
 
+def _threshold_wording(meta: dict) -> str:
+    """What the merge will trade on with this version (see models.signal_merge)."""
+    if meta.get("signal_threshold") is not None:
+        return f"{meta['signal_threshold']:g}"
+    return "none (HOLD)" if meta.get("edge_reference") is not None else "not validated (HOLD)"
+
+
 def version_line(version: str, meta: dict) -> str:
-    """One registry version: labelling, bars, test scores, the gate's decision, its MLflow run."""
+    """One registry version: labelling, bars, test scores, what it trades on, the gate's
+    decision, its MLflow run."""
     extra = meta["extra"]
     test = extra.get("metrics", {}).get("test", {})
     interval = meta.get("bar_interval_s")
@@ -133,7 +141,8 @@ def version_line(version: str, meta: dict) -> str:
             f"/{meta.get('flat_band_vol', 0.0)}vol  bars={'?' if interval is None else f'{interval:g}s'}"
             f"/{meta.get('session') or '?'}  test_log_loss={test.get('log_loss', float('nan')):.4f}"
             f"  base_rate={test.get('base_rate_log_loss', float('nan')):.4f}"
-            f"  bars_until={extra.get('data_window', {}).get('last_bar')}")
+            f"  bars_until={extra.get('data_window', {}).get('last_bar')}"
+            f"  signal_threshold={_threshold_wording(meta)}")
     gate = extra.get("gate")
     if gate:
         figures = gate["figures"]

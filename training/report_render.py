@@ -6,6 +6,8 @@ from the figures, so a re-run can never leave a stale verdict behind.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training.backtest import THRESHOLD_GRID  # noqa: E402
+from training.backtest import MIN_T, THRESHOLD_GRID  # noqa: E402
 
 PAPER_SCHEDULE_COMMAND = "`investiq report --sections ett --ett-lr-schedule paper --ett-max-epochs 30`"
 COMMANDS = {
@@ -123,11 +125,13 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
              "per-period P&L difference, and the Sharpe difference with a block-bootstrap interval.", "",
              "PatchTST's backtest is the served signal on the price branch alone: training stores the reference "
              "and the threshold in the model directory (`edge_reference`, `signal_threshold`), and with "
-             "`ingress.merge.threshold` unset the merge trades on that threshold, so this row scores what the "
-             "graph would answer for these bars. Sentiment cannot be scored on bar data: no news in the shared "
-             "data is aligned with these bars (PhraseBank and FiQA carry no timestamps), so the merge's price "
-             "and sentiment weights cannot be chosen from data here and stay the configured prior, and the "
-             "combination of the two is not scored.", ""]
+             "`ingress.merge.threshold` unset the merge trades on that threshold with the price score alone "
+             "(sentiment is reported beside it, not mixed in), so this row scores what the graph answers for "
+             "these bars, except that the backtest does not drop the windows the served out-of-distribution "
+             "check would flag. Sentiment cannot be scored on bar data: no news in the shared data is aligned "
+             "with these bars (PhraseBank and FiQA carry no timestamps), so the merge's price and sentiment "
+             "weights, which apply only under a threshold the operator sets, stay a stated prior, and that "
+             "combination is not scored.", ""]
     fig_rel, rel_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 4), squeeze=False)
     fig_eq, eq_axes = plt.subplots(1, len(setups), figsize=(4.2 * len(setups), 3.5), squeeze=False)
     for k, (name, r) in enumerate(setups.items()):
@@ -156,7 +160,8 @@ def direction_section(saved: dict, out_dir: Path) -> list[str]:
                   *table(["strategy", "threshold per fold", "total return", "Sharpe (annualised) [95 %]",
                           "vs buy-and-hold: P&L difference per period (HAC t, p); Sharpe difference [95 %]",
                           "max drawdown", "hit rate", "exposure", "turnover / period"], bt_rows), "",
-                  f"- {backtest_verdict(bt['patchtst'])}", ""]
+                  f"- {backtest_verdict(bt['patchtst'], r['thresholds']['patchtst'])}",
+                  *power_lines(r, setup), ""]
         ax = rel_axes[0][k]
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         for model, bins in r["reliability_up"].items():
@@ -202,6 +207,19 @@ def ic_wording(ic: dict, key: str) -> str:
     return "–" if ic[key] is None else f"{ic[key]:+.3f} ({ic[f'{key}_t']:+.2f})"
 
 
+def power_lines(r: dict, setup: dict) -> list[str]:
+    """What the threshold rule can detect: with n validation periods, HAC t >= MIN_T needs a
+    per-period Sharpe of about MIN_T / sqrt(n), more for a rule that is flat part of the time."""
+    periods = r.get("validation_periods")
+    if not periods:
+        return []
+    needed = [MIN_T / math.sqrt(n) * math.sqrt(setup["periods_per_year"]) for n in periods]
+    return [f"- What the threshold rule can detect: {min(periods)} to {max(periods)} validation periods per fold, "
+            f"so a threshold qualifies only at an annualised Sharpe of at least {min(needed):.1f} to "
+            f"{max(needed):.1f} on validation (HAC t ≥ {MIN_T:.2f}), more for a rule that is flat part of the "
+            "time. A rule that never trades says the edge was not shown on that little data, not that there is none."]
+
+
 def thresholds_wording(thresholds: list | None) -> str:
     return "–" if thresholds is None else ", ".join("none" if t is None else f"{t:g}" for t in thresholds)
 
@@ -214,13 +232,15 @@ def reference_wording(comparison: dict | None) -> str:
             f"{comparison['sharpe_difference']:+.2f} [{low:+.2f}, {high:+.2f}]")
 
 
-def backtest_verdict(b: dict) -> str:
+def backtest_verdict(b: dict, thresholds: list) -> str:
     """The served signal's rule against buy-and-hold: the paired P&L test says whether it makes
     more or less per period, the Sharpe interval whether its risk-adjusted return differs."""
     comparison = b["vs_reference"]
     low, high = comparison["sharpe_difference_ci"]
     if b["exposure"] == 0:
-        return "PatchTST's rule never traded on the test windows: no threshold's validation P&L was significantly positive."
+        why = ("no fold's validation P&L was significantly positive at any threshold"
+               if all(t is None for t in thresholds) else "no test score reached its fold's threshold")
+        return f"PatchTST's rule never traded on the test windows: {why}."
     if comparison["p_value"] < 0.05:
         pnl = f"makes {'more' if comparison['t'] > 0 else 'less'} per period than buy-and-hold"
     else:
@@ -348,7 +368,7 @@ def summary(saved: dict[str, dict]) -> list[str]:
             lines.append(f"- Direction, {name}: PatchTST {skill_verdict(low, high)}, Brier skill "
                          f"[{low:+.4f}, {high:+.4f}]; the {ensemble_verdict(r['scores'])}; its edge score's IC "
                          f"{ic_wording(r['information_coefficient']['patchtst'], 'ic')} (HAC t). "
-                         f"{backtest_verdict(r['backtest']['patchtst'])}")
+                         f"{backtest_verdict(r['backtest']['patchtst'], r['thresholds']['patchtst'])}")
     if "sentiment" in saved:
         r = saved["sentiment"]["result"]
         tfidf = r["held_out_scores"]["AllAgree"]["tf-idf + logistic regression"]["accuracy"]

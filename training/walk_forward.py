@@ -158,6 +158,7 @@ def evaluate_fold(frame, samples: Samples, split: Split, setup: Setup) -> dict[s
         "returns": samples.returns[test],
         "ends": test,
         "weight": np.array([validation["weight"]]),
+        "validation_periods": np.array([len(split.validation[::every])]),
         "best_epoch": np.array([metrics["best_epoch"]]),
     }
 
@@ -200,6 +201,7 @@ def evaluate_setup(setup: Setup, data_dir: Path, reps: int = 1000) -> dict:
         "information_coefficient": {name: information_coefficient(edges[name], returns) for name in TRADED},
         "hit_rate_by_confidence": {name: hit_rate_by_confidence(edges[name], returns) for name in TRADED},
         "best_epochs": pooled["best_epoch"].tolist(),
+        "validation_periods": pooled["validation_periods"].tolist(),  # per fold, one horizon apart
         "reliability_up": {name: reliability_bins(pooled[name][:, up], labels == up)
                            for name in TRADED},
         "backtest": backtests,

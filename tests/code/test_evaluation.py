@@ -92,3 +92,13 @@ def test_diebold_mariano_sign_and_equal_forecasters():
     assert worse["estimate"] == pytest.approx(0.05, abs=0.01) and worse["t"] > 5
     same = diebold_mariano(a, a)
     assert same["estimate"] == 0 and same["t"] == 0 and same["p_value"] == 1
+
+
+def test_too_few_observations_per_hac_lag_give_no_t_statistic():
+    """At 20 predictions with 12 lags (a 12-bar horizon) pure noise would look significant
+    a third of the time; the correlation is given, its t is not."""
+    rng = np.random.default_rng(5)
+    few = information_coefficient(rng.normal(size=20), rng.normal(size=20), maxlags=12)
+    assert few["ic"] is not None and few["ic_t"] is None and few["rank_ic_p"] is None
+    enough = information_coefficient(rng.normal(size=120), rng.normal(size=120), maxlags=12)
+    assert enough["ic_t"] is not None

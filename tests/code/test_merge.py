@@ -36,7 +36,7 @@ def test_threshold_is_inclusive_and_symmetric():
     assert merge_signal(0.1999, None, CONFIG).decision == "HOLD"
 
 
-def test_price_score_is_the_edge_over_the_base_rates():
+def test_price_score_is_the_edge_over_a_reference_forecast():
     base = [0.55, 0.05, 0.40]  # up, flat, down
     assert edge_score([0.55, 0.05, 0.40], base) == pytest.approx(0.0)  # the prior: no signal
     assert edge_score([0.60, 0.05, 0.35], base) == pytest.approx(0.10)
@@ -73,9 +73,23 @@ def test_unset_threshold_trades_on_the_price_models_validated_threshold():
 
 
 def test_without_a_validated_threshold_the_signal_holds_and_says_why():
-    never = merge_signal(0.9, 0.9, VALIDATED, price_threshold=None)
+    never = merge_signal(0.9, 0.9, VALIDATED, price_threshold=None,
+                         no_threshold_because="no threshold paid significantly on its validation windows")
     assert never.decision == "HOLD" and never.threshold is None and never.score == pytest.approx(0.9)
-    assert "validation" in never.untradable_because
+    assert never.untradable_because == ("no signal threshold: no threshold paid significantly on its "
+                                        "validation windows")
     no_price = merge_signal(None, -1.0, VALIDATED, price_threshold=0.01)
     assert no_price.decision == "HOLD" and "no usable price answer" in no_price.untradable_because
     assert merge_signal(None, -1.0, CONFIG).decision == "SELL"  # a configured threshold trades on sentiment alone
+
+
+def test_the_validated_threshold_decides_on_the_price_score_alone():
+    """It was validated for the price edge; sentiment, on another scale, cannot push a signal
+    past it (nor pull one back): the decision is the report's backtest rule."""
+    assert merge_signal(0.0, 0.5, VALIDATED, price_threshold=0.05).decision == "HOLD"
+    assert merge_signal(-0.3, 0.6, VALIDATED, price_threshold=0.05).decision == "SELL"
+    merged = merge_signal(0.05, -1.0, VALIDATED, price_threshold=0.05)
+    assert (merged.decision, merged.score) == ("BUY", 0.05)
+    scores = np.array([-0.3, -0.05, -0.049, 0.0, 0.05, 0.2])
+    decisions = [merge_signal(s, 0.9, VALIDATED, price_threshold=0.05).decision for s in scores]
+    assert positions(scores, 0.05).tolist() == [{"BUY": 1.0, "SELL": -1.0, "HOLD": 0.0}[d] for d in decisions]

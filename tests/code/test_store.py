@@ -293,9 +293,9 @@ def test_expected_payoff_ranks_a_40_percent_strategy_at_3r_above_a_55_percent_on
     assert served["trend"].probability_best_r > 0.95  # what a trade earns ...
     assert served["scalp"].probability_best > served["trend"].probability_best  # ... not how often it wins
     assert served["silent"].probability_best_r is None
-    # The interval is the mean's: 1.6 standard deviations of 100 equally weighted outcomes.
+    # The interval is the mean's: about 1.66 standard errors of 100 equally weighted outcomes.
     trend_r = np.array([3.0 if i % 5 < 2 else -1.0 for i in range(100)])
-    half = 1.66 * trend_r.std(ddof=1) / 10
+    half = 1.66 * np.sqrt((((trend_r - trend_r.mean()) ** 2).sum() + 1) / 100 / 100)
     assert served["trend"].expected_r_lower == pytest.approx(0.6 - half, abs=0.01)
     assert served["trend"].expected_r_upper == pytest.approx(0.6 + half, abs=0.01)
 
@@ -311,6 +311,21 @@ def test_decay_shrinks_the_effective_sample_behind_the_payoff_interval(store):
         (p,) = summarise(evidence, payoffs=payoffs)
         widths[half_life] = p.expected_r_upper - p.expected_r_lower
     assert widths[5 * DAY] > 1.5 * widths[None]
+
+
+def test_small_samples_get_no_payoff_interval_and_identical_payoffs_a_wide_one(store):
+    from models.strategy_weights import summarise
+
+    rows = [OutcomeRow("lucky", True, 1.0, f"l{i}", "f", 2.0) for i in range(2)]
+    rows += [OutcomeRow("fixed", True, 1.0, f"f{i}", "f", 2.0) for i in range(6)]
+    rows += [OutcomeRow("steady", i % 2 == 0, 1.0, f"s{i}", "f", 3.0 if i % 2 == 0 else -1.0) for i in range(100)]
+    store.record_outcomes("r", "d", rows, 1.0)
+    _, evidence, payoffs = store.strategy_evidence(now=1.0, half_life_s=None)
+    served = {p.strategy: p for p in summarise(evidence, payoffs=payoffs)}
+    lucky, fixed, steady = served["lucky"], served["fixed"], served["steady"]
+    assert lucky.expected_r == 2.0 and lucky.expected_r_lower is None and lucky.probability_best_r is None
+    assert fixed.expected_r_upper - fixed.expected_r_lower > 0.5  # six times +2R: still not certain
+    assert steady.expected_r == pytest.approx(1.0) and 0 < steady.probability_best_r < fixed.probability_best_r < 1
 
 
 def test_a_store_url_of_another_dialect_is_refused_in_one_line():

@@ -138,6 +138,7 @@ def test_decisions_and_figures_are_stored_in_the_registry_and_listed(drifting, t
     listing = capsys.readouterr().out
     assert "* v1" in listing and "gate=refused [vs production +" in listing and "(lower +" in listing
     assert "flat_band=5.0bp/0.0vol  bars=300s/" in listing
+    assert "signal_threshold=none (HOLD)" in listing  # drifting i.i.d. returns: nothing paid on validation
 
 
 def test_retrain_keeps_the_registry_labelling(frame, production, tmp_path):

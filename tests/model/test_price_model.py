@@ -74,7 +74,7 @@ def test_old_directories_take_base_rates_from_extra_and_still_load(tiny_price_di
     """Models trained before issue 13 kept the base rates only in extra; they still load, and
     their edges are against those rates."""
     meta = json.loads((tiny_price_dir / METADATA_FILE).read_text())
-    for key in ("base_rates", "flat_band_vol", "bar_interval_s", "session"):
+    for key in ("base_rates", "flat_band_vol", "bar_interval_s", "session", "edge_reference", "signal_threshold"):
         meta.pop(key, None)
     meta["extra"]["base_rates"] = {"up": 0.5, "flat": 0.1, "down": 0.4}
     old = tmp_path / "old"
@@ -85,11 +85,13 @@ def test_old_directories_take_base_rates_from_extra_and_still_load(tiny_price_di
     f = model.forecast(np.array([0.5, 0.1, 0.4]))
     assert f.score == 0 and f.expected_return == 0 and f.edges == {"up": 0, "flat": 0, "down": 0}
     assert f.base_rate_return == pytest.approx(0.5 * 0.002 - 0.4 * 0.002)
+    # It never had its threshold validated, and says so rather than blaming validation.
+    assert f.threshold is None and "predates validated thresholds" in f.no_threshold_because
 
 
 def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_information():
     """The issue's Done-when: the raw P(up) - P(down) of such a model is the drift; the merged
-    score (driven by the edge over the base rates) is centred on 0."""
+    score (the edge over the model's validation mean) is centred on 0."""
     config = TrainConfig(context_length=32, horizon=4, patch_length=8, patch_stride=8, d_model=8,
                          num_attention_heads=2, num_hidden_layers=1, ffn_dim=16, max_epochs=2, sample_step=2)
     model, _ = train(drifting_frame(3000, seed=1, drift=8e-4), config, version="drift")
@@ -98,7 +100,7 @@ def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_infor
     ends = fresh.ends()[::4]
     forecasts = model.predict_windows(np.stack([model.normalise(fresh.window(e)) for e in ends]))
     raw = np.array([f.probabilities["up"] - f.probabilities["down"] for f in forecasts])
-    merged = [merge_signal(f.score, None, MergeConfig(), f.threshold) for f in forecasts]
+    merged = [merge_signal(f.score, None, MergeConfig(), f.threshold, f.no_threshold_because) for f in forecasts]
     assert raw.mean() > 0.4
     assert abs(np.mean([m.score for m in merged])) < 0.02
     assert abs(np.mean([f.expected_return for f in forecasts])) < 0.1 * forecasts[0].base_rate_return
@@ -111,7 +113,7 @@ def test_a_model_trained_on_drift_gives_a_centred_signal_on_inputs_without_infor
 
 def test_a_model_saved_before_base_rates_were_stored_measures_edges_against_a_third(tiny_price_dir, tmp_path):
     legacy = PriceDirectionModel.load(tiny_price_dir, prefer_gpu=False)
-    legacy.metadata.base_rates = None
+    legacy.metadata.base_rates = legacy.metadata.edge_reference = None
     legacy = PriceDirectionModel.load(legacy.save(tmp_path / "legacy"), prefer_gpu=False)
     (f,) = legacy.predict_windows(legacy.window(*_columns(random_walk_bars(60)))[None])
     assert f.edges == pytest.approx({c: f.probabilities[c] - 1 / 3 for c in CLASSES})

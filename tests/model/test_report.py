@@ -89,11 +89,14 @@ def test_the_bandit_summary_names_every_policy_that_ties_with_the_best():
 
 
 def test_the_backtest_verdict_follows_the_paired_test_and_the_interval():
-    def verdict(t, p, ci, exposure=0.5):
+    def verdict(t, p, ci, exposure=0.5, thresholds=(0.02, 0.05)):
         return backtest_verdict({"exposure": exposure, "vs_reference": {"t": t, "p_value": p,
-                                                                         "sharpe_difference_ci": ci}})
+                                                                         "sharpe_difference_ci": ci}}, thresholds)
     assert "makes less per period than buy-and-hold" in verdict(-2.7, 0.01, [-1.1, 0.3])
     assert "[-1.10, +0.30] includes zero" in verdict(-2.7, 0.01, [-1.1, 0.3])
     assert "makes more" in verdict(3.0, 0.003, [0.2, 1.5]) and "is above zero" in verdict(3.0, 0.003, [0.2, 1.5])
     assert "not distinguishable" in verdict(0.06, 0.95, [-3.0, 3.3])
     assert "never traded" in verdict(0.0, 1.0, [0, 0], exposure=0)
+    # Why it never traded follows the thresholds: none chosen, or none reached on test.
+    assert "no fold's validation P&L" in verdict(0.0, 1.0, [0, 0], exposure=0, thresholds=(None, None))
+    assert "no test score reached" in verdict(0.0, 1.0, [0, 0], exposure=0, thresholds=(None, 0.2))
