@@ -298,7 +298,8 @@ class ConfidenceBucket(BaseModel):
     min_confidence: float
     max_confidence: float
     hit_rate: float = Field(description="share of calls whose sign the realised return had")
-    hit_rate_ci: list[float] = Field(description="95 % Wilson interval")
+    hit_rate_ci: list[float] = Field(description="95 % Wilson interval, for independent calls: predictions less "
+                                                 "than a horizon apart share outcome bars, so it is then too narrow")
 
 
 class DirectionScores(BaseModel):
