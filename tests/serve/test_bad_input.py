@@ -150,7 +150,9 @@ def test_constant_volume_gives_a_degraded_price_answer_that_is_not_actionable(cl
     assert "log_volume" in degraded["reason"] and "does not move" in degraded["reason"]
     assert answer["actionable"] is False
     assert "price degraded (out_of_distribution)" in answer["not_actionable_because"]
-    assert answer["score"] == pytest.approx(answer["sentiment"]["score"])  # sentiment alone was merged
+    # Without a usable price answer there is no validated threshold: HOLD, and it says so.
+    assert (answer["decision"], answer["score"], answer["threshold"]) == ("HOLD", 0.0, None)
+    assert any("no usable price answer" in r for r in answer["not_actionable_because"])
     # The same bars with their volume: in distribution, merged and actionable.
     normal = client.post("/v1/signal", json=signal()).json()
     assert normal["price"]["out_of_distribution"] == [] and normal["degraded"] == [] and normal["actionable"]

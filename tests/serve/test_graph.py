@@ -38,9 +38,10 @@ def test_signal_fans_out_and_merges(client):
     assert sum(signal["price"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     edges = signal["price"]["edges"]
     assert signal["price"]["score"] == pytest.approx(edges["up"] - edges["down"])
-    expected = merge_signal(signal["price"]["score"], signal["sentiment"]["score"], MergeConfig())
-    assert signal["decision"] == expected.decision
-    assert signal["score"] == pytest.approx(expected.score)
+    expected = merge_signal(signal["price"]["score"], signal["sentiment"]["score"], MergeConfig(),
+                            signal["price"]["threshold"])
+    assert signal["decision"] == expected.decision and signal["threshold"] == 0.02
+    assert signal["score"] == pytest.approx(signal["price"]["score"])  # the model's threshold: price alone decides
     assert set(signal["model_versions"]) == {"sentiment", "price"}
     assert signal["model_versions"]["price"] == "patchtst-tiny@v-test"
     assert set(signal["latency_ms"]) == {"sentiment", "price", "strategies", "total"}

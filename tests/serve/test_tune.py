@@ -49,8 +49,9 @@ def test_two_trial_sweep_leaves_a_registry_version(ray_cluster, tmp_path):
 
 # The graph's hold on card 0, as Serve places it: sentiment 0.5 then price 0.5, first fit.
 HOLD_CARD_0 = textwrap.dedent("""
+    import sys
     import ray
-    ray.init(address="auto", namespace="graph", log_to_driver=False)
+    ray.init(address=sys.argv[1], namespace="graph", log_to_driver=False)
 
     @ray.remote(num_gpus=0.5, num_cpus=0)
     class Replica:
@@ -68,13 +69,20 @@ def test_a_sweep_joins_the_serving_cluster_and_leaves_the_serving_card_alone(tmp
     env.pop("RAY_ADDRESS", None)
     storage = PROJECT_ROOT / ".tmp" / f"tune-gpu-{uuid.uuid4().hex[:8]}"
     random_walk_frame(600, seed=4).to_csv(tmp_path / "bars.csv")
+    port = free_port()
     head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus=4",
-                             "--num-gpus=2", f"--port={free_port()}", "--include-dashboard=false",
+                             "--num-gpus=2", f"--port={port}", "--include-dashboard=false",
                              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+    # Until `ray start` records its cluster here, 'auto' would find any other Ray on the
+    # machine (this session's own, for one): wait for the record, as a user starts Serve first.
+    record = Path(env["RAY_TMPDIR"]) / "ray" / "ray_current_cluster"
     try:
-        held = wait_until(lambda: subprocess.run([sys.executable, "-c", HOLD_CARD_0], env=env, capture_output=True,
-                                                 text=True, timeout=120, check=True).stdout, 120, "card 0 held")
+        address = wait_until(lambda: record.is_file() and record.read_text().strip(), 120, "the head's cluster record")
+        assert address.endswith(f":{port}"), address
+        held = wait_until(lambda: subprocess.run([sys.executable, "-c", HOLD_CARD_0, address], env=env,
+                                                 capture_output=True, text=True, timeout=120, check=True).stdout,
+                          120, "card 0 held")
         assert held.splitlines()[-1] == "[[0], [0]]", held  # both serving replicas on card 0, which they fill
         sweep = subprocess.run(
             [sys.executable, "-m", "training.cli", "tune", "--bars", str(tmp_path / "bars.csv"), "--num-samples", "2",
@@ -83,7 +91,7 @@ def test_a_sweep_joins_the_serving_cluster_and_leaves_the_serving_card_alone(tmp
              "--ffn-dim", "16", "--sample-step", "2"],
             env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
         assert sweep.returncode == 0, sweep.stderr[-3000:]
-        assert "the sweep joins the running Ray cluster" in sweep.stderr
+        assert f"the sweep joins the running Ray cluster at {address}" in sweep.stderr
         results = [json.loads(line) for path in storage.glob("patchtst-sweep/*/result.json")
                    for line in path.read_text().splitlines()]
         trials = {r["trial_id"] for r in results}
