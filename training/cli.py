@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -176,7 +177,8 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 def _graph_note(args: argparse.Namespace) -> str:
     if args.serve_address:
         return " and the graph serves it"
-    return " (a running graph was not told: pass --serve-address to move it too)"
+    return (" (a running graph was not told, and its replicas load it only when they restart: pass "
+            "--serve-address to move the graph too)")
 
 
 def cmd_request(args: argparse.Namespace) -> None:
@@ -456,9 +458,20 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except OPERATOR_ERRORS as exc:
+    except KeyboardInterrupt:
+        raise SystemExit(f"investiq {args.command}: interrupted (a promotion under way was undone)") from None
+    except Exception as exc:
+        if not isinstance(exc, OPERATOR_ERRORS) and not _ray_refused(exc):
+            raise  # a bug: its traceback is what a maintainer needs
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise SystemExit(f"investiq {args.command}: {' '.join(message.split()) or type(exc).__name__}") from None
+
+
+def _ray_refused(exc: Exception) -> bool:
+    """Ray's token check refused us (e.g. `tune --ray-address` on a cluster with auth on). Only
+    a command that imported Ray can meet it, so the CLI does not import Ray to ask."""
+    exceptions = sys.modules.get("ray.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.AuthenticationError)
 
 
 if __name__ == "__main__":

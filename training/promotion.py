@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,11 +61,14 @@ def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str
         _check_graph(serve_address, app, version, previous, "promote again")
     path = registry.promote(version, reason=reason, gate=gate)
     if serve_address:
-        try:
-            _follow_or_restore(path, version, serve_address, app, wait_s)
-        except PromotionFailed as exc:
+
+        def undo() -> None:
             if previous != version:
                 registry.rollback(to_none=True)  # undoes exactly this promotion
+
+        try:
+            _follow_or_restore(path, version, serve_address, app, wait_s, undo)
+        except PromotionFailed as exc:
             registry.record({"action": "promotion_failed", "version": version, "reason": str(exc)})
             raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {previous or 'none'}: "
                                   "fix the model or the graph, then promote again") from exc.__cause__
@@ -78,35 +82,43 @@ def rollback_and_follow(registry: ModelRegistry, serve_address: str | None, app:
         _check_graph(serve_address, app, registry.previous(), left, "roll back again")
     version = registry.rollback()
     if serve_address:
-        try:
-            _follow_or_restore(registry.path_of(version), version, serve_address, app, wait_s)
-        except PromotionFailed as exc:
+
+        def undo() -> None:
             registry.promote(left, reason="rollback reverted: the graph could not load the earlier version")
+
+        try:
+            _follow_or_restore(registry.path_of(version), version, serve_address, app, wait_s, undo)
+        except PromotionFailed as exc:
             raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {left}: "
                                   "fix the graph, then roll back again") from exc.__cause__
     return version
 
 
-def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: str, wait_s: float) -> None:
-    """Point the graph at `model_dir` and wait until its price branch serves `version`; when
-    it does not, put the graph's Price config back exactly as it was (the replicas then keep
-    what they serve, and /readyz keeps naming the failure) and raise PromotionFailed."""
-    before: dict | None = None
-    reached = False
+def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: str, wait_s: float,
+                       undo_pointer: Callable[[], None]) -> None:
+    """Point the graph at `model_dir` and wait until its price branch serves `version`. When it
+    does not (an error, a timeout, Ctrl-C), move the pointer back first and then put the
+    graph's Price config back exactly as it was, so that a replica which re-reads the pointer
+    (the builder's config names the registry, not a version) finds the old production; then
+    raise PromotionFailed. The config counts as changed from the moment it is sent, even if
+    the wait for the app to settle runs out."""
+    sent: list[dict | None] = []  # the Price entry the update replaced, once it was sent
     try:
         source = str(Path(model_dir).resolve())
-        readyz, before = set_price_config(serve_address, app, {"user_config": {"model_dir": source}}, wait_s)
-        reached = True
+        readyz, _ = set_price_config(serve_address, app, {"user_config": {"model_dir": source}}, wait_s,
+                                     on_send=sent.append)
         wait_for_version(readyz, source, version, wait_s)
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C or a kill mid-wait must not leave the two apart either
+        undo_pointer()
         note = ""
-        if reached:
+        if sent:
             try:
-                set_price_config(serve_address, app, before, wait_s)
+                set_price_config(serve_address, app, sent[0], wait_s)
             except Exception as restore_error:  # the graph went down meanwhile
                 note = (f"; its config could not be set back ({_say(restore_error)}), so a replica that "
                         "restarts would load the failed version")
-        raise PromotionFailed(_say(exc) + note) from exc
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else _say(exc)
+        raise PromotionFailed(what + note) from exc
 
 
 def wait_for_version(readyz: str, source: str, version: str, wait_s: float) -> None:
@@ -130,11 +142,13 @@ def wait_for_version(readyz: str, source: str, version: str, wait_s: float) -> N
     raise TimeoutError(f"/readyz did not report {version} within {wait_s:g} s (price branch: {state})")
 
 
-def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: float = 120) -> tuple[str, dict | None]:
+def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: float = 120,
+                     on_send: Callable[[dict | None], None] | None = None) -> tuple[str, dict | None]:
     """Set the Price deployment's entry in the running application's config (None: remove it,
     back to what the builder made), and wait until the app is RUNNING again. When only its
     user_config changes, Serve calls reconfigure() on the live replicas: no restart.
-    Returns the application's /readyz address and the entry it replaced."""
+    Returns the application's /readyz address and the entry it replaced; `on_send` gets that
+    entry just before the update is sent, so a caller can undo an update whose wait fails."""
     from ray.serve.schema import ServeInstanceDetails
 
     client, details = serve_details(serve_address, app)
@@ -147,6 +161,8 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
             config["deployments"] = others + ([{**(before or {}), **price, "name": "Price"}] if price else [])
         applications.append(config)
     deployed_before = details.applications[app].last_deployed_time_s
+    if on_send:
+        on_send(before)
     _call(serve_address, client.deploy_applications, {
         "proxy_location": details.proxy_location,
         "http_options": {"host": details.http_options.host, "port": details.http_options.port},

@@ -156,6 +156,9 @@ def consider(candidate: PriceDirectionModel, registry: ModelRegistry, frame: pd.
         except PromotionFailed as exc:
             tracking.record_registration(tracking_uri, run_id, registry.root, version, False)
             raise PromotionFailed(f"{version} passed the gate and is published, but {exc}") from exc.__cause__
+        if not serve_address:
+            logger.warning("production is now %s, but a running graph was not told (its replicas load it only "
+                           "when they restart): promote with --serve-address to move the graph too", version)
     elif not passed:
         registry.record({"action": "reject", "version": version, "reasons": reasons, "gate": figures})
     tracking.record_registration(tracking_uri, run_id, registry.root, version, promoted)

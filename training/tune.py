@@ -72,15 +72,17 @@ def _trial(params: dict, frame: pd.DataFrame, base: dict, threads: int, session:
 def connect(address: str = "auto") -> None:
     """Join the Ray cluster the graph runs on, so that trials take only the GPUs it leaves free
     (with two Ray instances on one machine, each would believe it owns every card). 'auto':
-    $RAY_ADDRESS, else the cluster `ray start` or `serve run` runs on this machine, else a new
-    local one; 'local': always a new local one; anything else: that cluster's address."""
+    $RAY_ADDRESS, else the cluster `ray start` recorded on this machine, else a Ray instance
+    found running here (a plain `serve run` records none; with several, Ray picks one), else a
+    new local one; 'local': always a new local one; anything else: that cluster's address."""
     if ray.is_initialized():
         return
     if address == "auto":
         try:
             ray.init(address="auto")
         except ConnectionError:
-            logger.info("no running Ray cluster found: starting a local one for the sweep")
+            logger.warning("no running Ray cluster found: starting a local one for the sweep (it owns every card "
+                           "it sees; start the graph first, or pass --ray-address)")
             ray.init()
             return
         logger.info("the sweep joins the running Ray cluster at %s", ray.get_runtime_context().gcs_address)
@@ -103,6 +105,11 @@ def run_sweep(frame: pd.DataFrame, base: TrainConfig, num_samples: int, storage_
     if gpus_per_trial and not ray.cluster_resources().get("GPU"):
         logger.warning("no GPUs in the Ray cluster: trials run on CPU")
         gpus_per_trial = 0
+    elif gpus_per_trial and ray.available_resources().get("GPU", 0) < gpus_per_trial:
+        # Trials would wait forever for a card the graph holds.
+        raise ValueError(f"the Ray cluster has {ray.available_resources().get('GPU', 0):g} GPU free, less than "
+                         f"--gpus-per-trial {gpus_per_trial:g} (the graph holds the rest): free a card, or pass "
+                         "--gpus-per-trial 0 to train on CPU")
     storage_path = str(Path(storage_path).resolve())
     trainable = tune.with_resources(
         tune.with_parameters(_trial, frame=frame, base=asdict(base), threads=max(1, int(cpus_per_trial)),

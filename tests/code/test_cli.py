@@ -106,7 +106,7 @@ def test_promotion_is_idempotent_and_errors_say_what_to_do(registry, capsys):
         f"investiq promote: no model version 'v9' in {root}")
     for version in ("a", "b", "b"):
         main(["promote", "--registry", root, "--version", version])
-    assert "pass --serve-address to move it too" in capsys.readouterr().out
+    assert "pass --serve-address to move the graph too" in capsys.readouterr().out
     assert [d["version"] for d in registry.decisions()] == ["a", "b"]  # promoting production again changes nothing
     main(["rollback", "--registry", root])
     assert registry.production() == "a"
