@@ -1,0 +1,117 @@
+"""Realised variance and the baselines a volatility forecast must beat (numpy, arch; no Ray).
+
+Target: the realised variance of the next `horizon` bars, the sum of their squared one-bar
+log returns (RV_{t+1..t+h}); for daily bars the Parkinson range variance of a day,
+(ln H/L)^2 / (4 ln 2), is the less noisy one-day measure. Every baseline is fitted on a
+training part only and then forecasts each later period from the data before it:
+
+- `har_forecasts`: HAR-RV (Corsi 2009), OLS of the next period's RV on the mean RV of the last
+  1, 5 and 22 periods;
+- `ewma_forecasts`: RiskMetrics, sigma^2_{t+1} = lam sigma^2_t + (1 - lam) r_t^2, times horizon;
+- `ewma_forecasts(..., seasonal=...)`: the same on returns divided by their time-of-day scale
+  (fitted on training bars), times the scale of the bars forecast: intraday volatility is
+  U-shaped over the session, and a plain EWMA reads the open's burst as a regime;
+- `garch_forecasts`: GARCH(1,1) with the `arch` package, parameters estimated on the training
+  part (`last_obs`), then filtered through the later bars with those parameters fixed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+HAR_WINDOWS = (1, 5, 22)  # periods: the last one, a "week", a "month" (Corsi 2009)
+RISKMETRICS_LAMBDA = 0.94
+
+
+def realised_variance(log_returns: np.ndarray, horizon: int) -> np.ndarray:
+    """RV over the `horizon` returns after each bar: out[t] = sum(r[t+1 .. t+horizon]^2); NaN
+    where fewer than `horizon` returns follow."""
+    squared = np.concatenate([[0.0], np.cumsum(np.asarray(log_returns, dtype=np.float64) ** 2)])
+    n = len(log_returns)
+    out = np.full(n, np.nan)
+    t = np.arange(n - horizon)
+    out[t] = squared[t + horizon + 1] - squared[t + 1]
+    return out
+
+
+def parkinson_variance(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """One bar's range-based variance estimate, (ln(high / low))^2 / (4 ln 2) (Parkinson 1980)."""
+    return np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64)) ** 2 / (4 * math.log(2))
+
+
+def har_design(period_rv: np.ndarray, windows=HAR_WINDOWS) -> np.ndarray:
+    """Per period t, [1, mean RV over the last w periods up to t, for each w]; NaN rows until
+    the longest window is full."""
+    rv = np.asarray(period_rv, dtype=np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(rv)])
+    t = np.arange(len(rv))
+    columns = [np.ones(len(rv))]
+    for w in windows:
+        mean = np.full(len(rv), np.nan)
+        full = t >= w - 1
+        mean[full] = (sums[t[full] + 1] - sums[t[full] + 1 - w]) / w
+        columns.append(mean)
+    return np.column_stack(columns)
+
+
+def har_forecasts(period_rv: np.ndarray, train_end: int, windows=HAR_WINDOWS) -> tuple[np.ndarray, np.ndarray]:
+    """HAR-RV fitted by OLS on periods [0, train_end) (target: the next period's RV), then the
+    forecast of period t+1's RV made at each period t. Returns (forecasts, coefficients);
+    forecasts are NaN where the design is, and floored at a tiny positive variance."""
+    rv = np.asarray(period_rv, dtype=np.float64)
+    x = har_design(rv, windows)
+    rows = np.arange(len(rv) - 1)
+    fit_rows = rows[(rows + 1 < train_end) & ~np.isnan(x[rows]).any(axis=1)]
+    coefficients, *_ = np.linalg.lstsq(x[fit_rows], rv[fit_rows + 1], rcond=None)
+    floor = 1e-3 * np.nanmean(rv[:train_end])
+    return np.maximum(x @ coefficients, floor), coefficients
+
+
+def time_of_day_scale(log_returns: np.ndarray, slots: np.ndarray, train_end: int) -> np.ndarray:
+    """Per bar, sqrt(mean squared return of its slot / mean squared return), both over the
+    training bars only: the intraday volatility pattern. Slots unseen in training get 1."""
+    r2 = np.asarray(log_returns, dtype=np.float64) ** 2
+    slots = np.asarray(slots)
+    overall = r2[:train_end].mean()
+    scale = np.ones(len(r2))
+    for slot in np.unique(slots):
+        trained = slots[:train_end] == slot
+        if trained.any():
+            scale[slots == slot] = math.sqrt(r2[:train_end][trained].mean() / overall)
+    return scale
+
+
+def ewma_forecasts(log_returns: np.ndarray, horizon: int, train_end: int, lam: float = RISKMETRICS_LAMBDA,
+                   seasonal: np.ndarray | None = None) -> np.ndarray:
+    """Forecast at each bar t of the RV over bars t+1..t+horizon. The recursion starts from the
+    training bars' variance and reads only returns up to t. With `seasonal` (per-bar scale,
+    e.g. time_of_day_scale), the recursion runs on r / scale and the forecast sums the
+    squared scales of the bars ahead."""
+    r = np.asarray(log_returns, dtype=np.float64)
+    scale = np.ones(len(r)) if seasonal is None else np.asarray(seasonal, dtype=np.float64)
+    z2 = (r / scale) ** 2
+    variance = np.empty(len(r))
+    level = z2[:train_end].mean()
+    for t, x in enumerate(z2):  # level after reading bar t: the next bar's variance
+        level = lam * level + (1 - lam) * x
+        variance[t] = level
+    ahead = np.concatenate([[0.0], np.cumsum(scale ** 2)])
+    t = np.arange(len(r) - horizon)
+    out = np.full(len(r), np.nan)  # NaN where the bars ahead run past the data
+    out[t] = variance[t] * (ahead[t + horizon + 1] - ahead[t + 1])
+    return out
+
+
+def garch_forecasts(log_returns: np.ndarray, horizon: int, train_end: int) -> tuple[np.ndarray, dict]:
+    """GARCH(1,1) with a zero mean, estimated on the first `train_end` returns only, then the
+    forecast at each bar of the variance summed over the next `horizon` bars. Returns are
+    scaled by 100 for the optimiser and the variances scaled back. (forecasts, parameters)."""
+    from arch import arch_model
+
+    y = np.asarray(log_returns, dtype=np.float64) * 100
+    model = arch_model(y, mean="Zero", vol="GARCH", p=1, q=1, rescale=False)
+    fitted = model.fit(last_obs=train_end, disp="off")
+    paths = fitted.forecast(horizon=horizon, start=0, reindex=True).variance.to_numpy()
+    return paths.sum(axis=1) / 1e4, dict(fitted.params)

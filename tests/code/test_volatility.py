@@ -1,0 +1,132 @@
+"""Realised variance, the volatility baselines and the risk scores, on small inputs whose
+answers are known by hand or by construction."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
+from models.volatility import (
+    ewma_forecasts,
+    garch_forecasts,
+    har_design,
+    har_forecasts,
+    parkinson_variance,
+    realised_variance,
+    time_of_day_scale,
+)
+
+
+def test_realised_variance_sums_the_squared_returns_ahead():
+    r = np.array([0.01, -0.02, 0.03, 0.0, 0.01])
+    rv = realised_variance(r, horizon=2)
+    assert rv[0] == pytest.approx(0.02 ** 2 + 0.03 ** 2) and rv[2] == pytest.approx(0.0 + 0.01 ** 2)
+    assert np.isnan(rv[3:]).all()
+
+
+def test_parkinson_variance_of_a_known_range():
+    assert parkinson_variance(np.array([math.e]), np.array([1.0]))[0] == pytest.approx(1 / (4 * math.log(2)))
+
+
+def test_har_design_averages_the_last_periods():
+    x = har_design(np.arange(1.0, 8.0), windows=(1, 3))
+    assert np.isnan(x[1, 2]) and x[2].tolist() == [1.0, 3.0, 2.0] and x[6].tolist() == [1.0, 7.0, 6.0]
+
+
+def har_process(n, seed, b=(0.1, 0.4, 0.3, 0.2)):
+    """A simulated HAR process in levels, with small positive noise."""
+    rng = np.random.default_rng(seed)
+    rv = np.ones(n)
+    for t in range(22, n - 1):
+        rv[t + 1] = b[0] + b[1] * rv[t] + b[2] * rv[t - 4:t + 1].mean() + b[3] * rv[t - 21:t + 1].mean()
+        rv[t + 1] *= rng.lognormal(-0.02, 0.2)
+    return rv
+
+
+def test_har_recovers_its_coefficients_and_is_fitted_on_training_periods_only():
+    rv = har_process(4000, seed=1)
+    forecasts, coefficients = har_forecasts(rv, train_end=3000)
+    assert coefficients[1:] == pytest.approx([0.4, 0.3, 0.2], abs=0.08)
+    altered = rv.copy()
+    altered[3000:] *= 5  # what comes after training cannot move the fit ...
+    again, same = har_forecasts(altered, train_end=3000)
+    assert same == pytest.approx(coefficients)
+    assert again[21:2999] == pytest.approx(forecasts[21:2999])  # ... nor any forecast made before it
+    assert np.isnan(forecasts[:21]).all()  # until the 22-period window is full
+
+
+def test_ewma_follows_the_riskmetrics_recursion():
+    r = np.array([0.0, 0.1, 0.0, 0.0])
+    f = ewma_forecasts(r, horizon=1, train_end=4, lam=0.5)
+    start = np.mean(r ** 2)
+    expected = [0.5 * start, 0.5 * 0.5 * start + 0.5 * 0.01]
+    assert f[:2] == pytest.approx(expected) and np.isnan(f[3])
+    assert ewma_forecasts(r, horizon=2, train_end=4, lam=0.5)[0] == pytest.approx(2 * expected[0])
+
+
+def test_a_time_of_day_adjusted_ewma_beats_the_plain_one_on_a_u_shaped_session():
+    rng = np.random.default_rng(2)
+    slots = np.tile(np.arange(78), 200)
+    shape = 1 + 2 * ((slots - 38.5) / 38.5) ** 2  # volatile open and close
+    r = rng.normal(0, 1e-3, len(slots)) * shape
+    train_end = 78 * 120
+    scale = time_of_day_scale(r, slots, train_end)
+    assert scale[0] > 2 * scale[39]
+    test = slice(train_end, len(r) - 12)
+    rv = realised_variance(r, 12)[test]
+    plain = qlike(ewma_forecasts(r, 12, train_end)[test], rv).mean()
+    adjusted = qlike(ewma_forecasts(r, 12, train_end, seasonal=scale)[test], rv).mean()
+    assert adjusted < plain
+
+
+def test_garch_is_estimated_on_training_returns_only():
+    rng = np.random.default_rng(3)
+    r = rng.standard_t(6, 3000) * 0.01
+    forecasts, params = garch_forecasts(r, horizon=5, train_end=2000)
+    altered = r.copy()
+    altered[2000:] *= 3
+    again, same = garch_forecasts(altered, horizon=5, train_end=2000)
+    assert same == pytest.approx(params)
+    assert again[:2000] == pytest.approx(forecasts[:2000])
+    assert np.all(forecasts[:-5] > 0) and forecasts[2500] == pytest.approx(5 * r.var(), rel=0.6)
+
+
+def test_qlike_is_zero_when_exact_and_punishes_under_forecasting_more():
+    assert qlike(np.array([2.0]), np.array([2.0]))[0] == 0
+    under, over = qlike(np.array([1.0]), np.array([2.0]))[0], qlike(np.array([4.0]), np.array([2.0]))[0]
+    assert under > over > 0
+    assert log_mse(np.array([math.e]), np.array([1.0]))[0] == pytest.approx(1.0)
+
+
+def test_mincer_zarnowitz_of_an_unbiased_and_of_a_scaled_forecast():
+    rng = np.random.default_rng(4)
+    f = rng.lognormal(0, 0.5, 3000)
+    rv = f * rng.lognormal(-0.125, 0.5, 3000)  # E[rv | f] = f
+    fair = mincer_zarnowitz(f, rv)
+    assert abs(fair["intercept_t"]) < 3 and abs(fair["slope_t_vs_1"]) < 3
+    assert mincer_zarnowitz(2 * f, rv)["slope"] == pytest.approx(0.5, abs=0.08)
+
+
+def test_kupiec_by_hand():
+    hits = np.array([True] * 10 + [False] * 90)  # 10 % breaches of a 5 % VaR
+    result = kupiec(hits, 0.05)
+    lr = -2 * (10 * math.log(0.05) + 90 * math.log(0.95) - 10 * math.log(0.1) - 90 * math.log(0.9))
+    assert result["lr"] == pytest.approx(lr) and result["p_value"] == pytest.approx(chi2.sf(lr, 1))
+    assert kupiec(np.array([True] * 5 + [False] * 95), 0.05)["p_value"] == pytest.approx(1.0)
+
+
+def test_christoffersen_rejects_clustered_breaches_and_not_spread_ones():
+    spread = np.random.default_rng(5).random(1000) < 0.05  # independent breaches
+    clustered = np.zeros(1000, dtype=bool)
+    clustered[100:150] = True
+    assert christoffersen(spread, 0.05)["p_independence"] > 0.05
+    result = christoffersen(clustered, 0.05)
+    assert result["p_independence"] < 1e-6 and result["p_breach_after_breach"] > 0.9
+    assert result["transitions"]["11"] == 49
+
+
+def test_pinball_loss_by_hand():
+    assert pinball(np.array([-0.03, 0.01]), np.array([-0.02, -0.02]), 0.05).tolist() == pytest.approx(
+        [0.95 * 0.01, 0.05 * 0.03])
