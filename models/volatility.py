@@ -5,8 +5,9 @@ log returns (RV_{t+1..t+h}); for daily bars the Parkinson range variance of a da
 (ln H/L)^2 / (4 ln 2), is the less noisy one-day measure. Every baseline is fitted on a
 training part only and then forecasts each later period from the data before it:
 
-- `har_forecasts`: HAR-RV (Corsi 2009), OLS of the next period's RV on the mean RV of the last
-  1, 5 and 22 periods;
+- `har_forecasts`: HAR-RV (Corsi 2009), OLS of the next `horizon` periods' RV on the mean RV
+  of the last 1, 5 and 22 periods (for daily bars; intraday, windows of bars such as an hour,
+  a session and a week);
 - `ewma_forecasts`: RiskMetrics, sigma^2_{t+1} = lam sigma^2_t + (1 - lam) r_t^2, times horizon;
 - `ewma_forecasts(..., seasonal=...)`: the same on returns divided by their time-of-day scale
   (fitted on training bars), times the scale of the bars forecast: intraday volatility is
@@ -56,17 +57,21 @@ def har_design(period_rv: np.ndarray, windows=HAR_WINDOWS) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def har_forecasts(period_rv: np.ndarray, train_end: int, windows=HAR_WINDOWS) -> tuple[np.ndarray, np.ndarray]:
-    """HAR-RV fitted by OLS on periods [0, train_end) (target: the next period's RV), then the
-    forecast of period t+1's RV made at each period t. Returns (forecasts, coefficients);
-    forecasts are NaN where the design is, and floored at a tiny positive variance."""
-    rv = np.asarray(period_rv, dtype=np.float64)
-    x = har_design(rv, windows)
-    rows = np.arange(len(rv) - 1)
-    fit_rows = rows[(rows + 1 < train_end) & ~np.isnan(x[rows]).any(axis=1)]
-    coefficients, *_ = np.linalg.lstsq(x[fit_rows], rv[fit_rows + 1], rcond=None)
-    floor = 1e-3 * np.nanmean(rv[:train_end])
-    return np.maximum(x @ coefficients, floor), coefficients
+def har_forecasts(variance: np.ndarray, train_end: int, horizon: int = 1,
+                  windows=HAR_WINDOWS) -> tuple[np.ndarray, np.ndarray]:
+    """HAR-RV, direct: OLS of the variance summed over the next `horizon` periods on the mean
+    variance of the last w periods (each w in `windows`), fitted on targets that end before
+    `train_end`; then the forecast made at every period t (its design reads up to t only).
+    Returns (forecasts, coefficients); NaN until the longest window is full, and floored at a
+    tiny positive variance."""
+    x = np.asarray(variance, dtype=np.float64)
+    design = har_design(x, windows)
+    target = realised_variance(np.sqrt(x), horizon)  # sum of the next `horizon` values
+    rows = np.arange(len(x))
+    fit = (rows + horizon < train_end) & ~np.isnan(design).any(axis=1) & ~np.isnan(target)
+    coefficients, *_ = np.linalg.lstsq(design[fit], target[fit], rcond=None)
+    floor = 1e-3 * horizon * np.nanmean(x[:train_end])
+    return np.maximum(design @ coefficients, floor), coefficients
 
 
 def time_of_day_scale(log_returns: np.ndarray, slots: np.ndarray, train_end: int) -> np.ndarray:

@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="regenerate the model-quality report (markdown + PNG)")
     report.add_argument("--out", default="reports/quality", help="output folder (default reports/quality)")
-    report.add_argument("--sections", help="comma-separated: ett,direction,sentiment,bandit (default all)")
+    report.add_argument("--sections", help="comma-separated: ett,direction,volatility,sentiment,bandit (default all)")
     report.add_argument("--render-only", action="store_true", help="only rewrite REPORT.md from the saved sections")
     report.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
     report.add_argument("--sentiment-model", default=DEFAULT_SENTIMENT_MODEL,

@@ -5,6 +5,7 @@ Sections, each saved as `<section>.json` in the output folder so that one sectio
 re-run alone (`--sections`) and the markdown re-rendered from all of them:
 - ett: PatchTST on ETTh1 against the paper (training.ett);
 - direction: walk-forward direction, baselines, reliability and backtest (training.walk_forward);
+- volatility: walk-forward volatility baselines and VaR (training.volatility_eval);
 - sentiment: Financial PhraseBank and FiQA, baselines, and a given model (training.sentiment_eval);
 - bandit: regret of Thompson sampling against UCB1, epsilon-greedy, uniform (training.bandit_eval).
 
@@ -25,7 +26,7 @@ import numpy as np
 from training.train import code_commit
 
 logger = logging.getLogger(__name__)
-SECTIONS = ("ett", "direction", "sentiment", "bandit")
+SECTIONS = ("ett", "direction", "volatility", "sentiment", "bandit")
 ETT_HORIZONS = (96, 336)
 PAPER_SCHEDULE_FILE = "ett_paper_schedule.json"
 
@@ -44,6 +45,13 @@ def run_direction(data_dir: Path, setups: dict | None = None) -> dict:
     from training.walk_forward import SETUPS, evaluate_setup
 
     return {name: evaluate_setup(setup, data_dir) for name, setup in (setups or SETUPS).items()}
+
+
+def run_volatility(data_dir: Path, setups: dict | None = None) -> dict:
+    """`setups`: name -> volatility_eval.VolatilitySetup; default all of volatility_eval.SETUPS."""
+    from training.volatility_eval import SETUPS, evaluate_volatility
+
+    return {name: evaluate_volatility(setup, data_dir) for name, setup in (setups or SETUPS).items()}
 
 
 def run_sentiment(data_dir: Path, model: str | None = None) -> dict:
@@ -99,6 +107,8 @@ def run_section(name: str, data_dir: Path, options: dict) -> dict:
                          **options.get("ett_overrides", {}))
     elif name == "direction":
         result = run_direction(data_dir, options.get("setups"))
+    elif name == "volatility":
+        result = run_volatility(data_dir, options.get("volatility_setups"))
     elif name == "sentiment":
         result = run_sentiment(data_dir, options.get("sentiment_model"))
     else:
@@ -109,7 +119,8 @@ def run_section(name: str, data_dir: Path, options: dict) -> dict:
 
 def build(out_dir: Path, data_dir: Path, sections=SECTIONS, **options) -> Path:
     """Run `sections`, save each as JSON, then render the whole report from what is saved.
-    `options`: sentiment_model, setups, ett_dataset, ett_horizons, ett_overrides, bandit (steps, seeds)."""
+    `options`: sentiment_model, setups, volatility_setups, ett_dataset, ett_horizons, ett_overrides,
+    bandit (steps, seeds)."""
     from training.report_render import render
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ COMMANDS = {
     "direction": "investiq report --sections direction",
     "sentiment": "investiq report --sections sentiment [--sentiment-model PATH_OR_HUB_ID]",
     "bandit": "investiq report --sections bandit",
+    "volatility": "investiq report --sections volatility",
 }
 
 
@@ -348,8 +349,14 @@ def bandit_summary(policies: dict) -> str:
     return f"{figures}{tie}"
 
 
-RENDERERS = {"ett": ett_section, "direction": direction_section, "sentiment": sentiment_section,
-             "bandit": bandit_section}
+def volatility_section(saved: dict, out_dir: Path) -> list[str]:
+    from training.report_volatility import volatility_section as draw
+
+    return draw(saved, out_dir)
+
+
+RENDERERS = {"ett": ett_section, "direction": direction_section, "volatility": volatility_section,
+             "sentiment": sentiment_section, "bandit": bandit_section}
 
 
 def summary(saved: dict[str, dict]) -> list[str]:
@@ -376,6 +383,10 @@ def summary(saved: dict[str, dict]) -> list[str]:
                   else "scored below (PhraseBank in-sample for FinBERT; FiQA is its clean test)")
         lines.append(f"- Sentiment: {r['model']} {scored}; the TF-IDF baseline reaches {tfidf:.3f} on held-out "
                      "AllAgree sentences.")
+    if "volatility" in saved:
+        from training.report_volatility import volatility_summary
+
+        lines += volatility_summary(saved["volatility"])
     if "bandit" in saved:
         s = saved["bandit"]["result"]["scenarios"]
         stationary, switch = s["stationary"]["policies"], s[next(k for k in s if k != "stationary")]["policies"]

@@ -11,6 +11,7 @@ from tests.support import random_walk_frame, write_news_layout
 from training import report
 from training.cli import main as cli
 from training.report_render import backtest_verdict, bandit_summary, direction_verdicts
+from training.volatility_eval import VolatilitySetup
 from training.walk_forward import Setup
 
 SENTENCES = [f"the {w} rose .@positive" for w in ("profit", "sales", "stock", "margin", "output")] * 2 + \
@@ -24,6 +25,10 @@ SMALL = {
     "ett_overrides": {"context_length": 48, "patch_length": 8, "patch_stride": 8, "d_model": 8, "num_hidden_layers": 1,
                       "num_attention_heads": 2, "ffn_dim": 16, "max_epochs": 1},
     "bandit": {"steps": 60, "seeds": 3},
+    "volatility_setups": {
+        "tiny-daily": VolatilitySetup("bars.csv", "all", (1, 5), (1, 5, 22), intraday=False, folds=2, test_fraction=0.3),
+        "tiny-intraday": VolatilitySetup("bars.csv", "all", (12,), (12, 78, 390), intraday=True, folds=2,
+                                         test_fraction=0.3)},
 }
 
 
@@ -41,15 +46,17 @@ def test_every_section_renders_into_one_report(shared_layout, tmp_path, tiny_ber
     out = tmp_path / "report"
     path = report.build(out, shared_layout, report.SECTIONS, sentiment_model=str(tiny_bert_dir), **SMALL)
     text = path.read_text()
-    for heading in ("PatchTST on ETTh1", "Price direction", "Sentiment", "Strategy weights"):
+    for heading in ("PatchTST on ETTh1", "Price direction", "Volatility", "Sentiment", "Strategy weights"):
         assert f"## {heading}" in text
-    for figure in ("ett_validation.png", "direction_reliability.png", "direction_equity.png", "bandit_regret.png"):
+    for figure in ("ett_validation.png", "direction_reliability.png", "direction_equity.png", "bandit_regret.png",
+                   "volatility_forecasts.png"):
         assert (out / figure).stat().st_size > 1000 and f"({figure})" in text
     saved = json.loads((out / "sentiment.json").read_text())
     assert saved["result"]["model_error"] is None
     assert "tf-idf + logistic regression" in saved["result"]["held_out_scores"]["AllAgree"]
     assert "base rate" in text and "buy_and_hold" in text
     assert "## Summary" in text and "- Direction, tiny: PatchTST" in text
+    assert "- Volatility, tiny-intraday, 12 bars: HAR QLIKE" in text and "| ewma_tod |" in text
 
 
 def test_one_section_is_rerun_and_the_others_are_kept(shared_layout, tmp_path):

@@ -1,0 +1,192 @@
+"""Walk-forward scores of volatility forecasters on real bars, on the very same windows.
+
+The last `test_fraction` of a series is cut into `folds` consecutive test blocks; for each
+block every forecaster is fitted on everything before it (never on the block) and forecasts,
+at each test origin one horizon apart, the variance of the next `horizon` bars:
+- daily bars: the target is the sum of the days' Parkinson range variances (the less noisy
+  one-day measure); intraday: the sum of squared 5-minute log returns;
+- `har`: HAR-RV, direct (models.volatility.har_forecasts), windows of 1, 5, 22 days or of an
+  hour, a session and a week of bars;
+- `ewma`: RiskMetrics on the same per-bar variance measure (lambda 0.94), times the horizon;
+  intraday also `ewma_tod`, on returns scaled by the time-of-day pattern of the training bars;
+- `garch`: GARCH(1,1) on close-to-close returns (arch), estimated on the training part;
+- `mean_22` (daily) or `mean_week` (intraday): the mean of the last 22 days / 390 bars;
+- `unconditional`: the training mean.
+Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
+against HAR, Mincer–Zarnowitz; and for value-at-risk at 95 % and 99 % (a Student-t return
+whose scale is the forecast volatility, its degrees of freedom and a scale factor fitted on
+the training part's returns divided by the forecast volatility) the breach rate with
+Kupiec's and Christoffersen's tests, and the pinball loss. GARCH models close-to-close
+returns, so on daily bars it forecasts another variance than the range target: its QLIKE
+carries that mismatch (Mincer–Zarnowitz shows it), while its VaR is scaled on training.
+
+    investiq report --sections volatility
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from models.evaluation import diebold_mariano
+from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
+from models.volatility import ewma_forecasts, garch_forecasts, har_forecasts, parkinson_variance, time_of_day_scale
+from training.data import load_bars
+from training.scoring import block_resamples, interval, politis_white_block
+
+logger = logging.getLogger(__name__)
+VAR_LEVELS = (0.95, 0.99)
+SESSION_BARS = 78  # 5-minute bars in a regular US session
+
+
+@dataclass(frozen=True)
+class VolatilitySetup:
+    bars: str  # CSV path relative to the shared data folder
+    session: str  # "regular" intraday, "all" daily
+    horizons: tuple[int, ...]  # bars ahead
+    har_windows: tuple[int, ...]
+    intraday: bool
+    folds: int = 4
+    test_fraction: float = 0.4
+    first_bar: str | None = None
+
+
+SETUPS = {
+    "SPY-daily": VolatilitySetup("stocks/daily/SPY_1d.csv", "all", (1, 5), (1, 5, 22), False, first_bar="2000-01-01"),
+    "SPY-5min": VolatilitySetup("stocks/intraday_5min/SPY_5min.csv", "regular", (12, SESSION_BARS),
+                                (12, SESSION_BARS, 5 * SESSION_BARS), True),
+    "NVDA-5min": VolatilitySetup("stocks/intraday_5min/NVDA_5min.csv", "regular", (12, SESSION_BARS),
+                                 (12, SESSION_BARS, 5 * SESSION_BARS), True),
+}
+
+
+def per_bar_variance(frame, intraday: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(the per-bar variance measure the target sums, one-bar log returns). Bars with a zero
+    range take the median so that logs stay finite."""
+    returns = np.diff(np.log(frame["close"].to_numpy()), prepend=np.nan)
+    returns[0] = 0.0
+    if intraday:
+        measure = returns ** 2
+    else:
+        measure = parkinson_variance(frame["high"].to_numpy(), frame["low"].to_numpy())
+    positive = measure > 0
+    return np.where(positive, measure, np.median(measure[positive])), returns
+
+
+def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last `window` values up to and including each one (fewer at the start)."""
+    sums = np.concatenate([[0.0], np.cumsum(x)])
+    t = np.arange(len(x))
+    first = np.maximum(0, t + 1 - window)
+    return (sums[t + 1] - sums[first]) / (t + 1 - first)
+
+
+def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, setup: VolatilitySetup) -> dict:
+    """Every forecaster's variance forecast of the next `horizon` bars, made at every bar,
+    fitted on bars before `train_end` only."""
+    out = {
+        "har": har_forecasts(measure, train_end, horizon, setup.har_windows)[0],
+        "ewma": ewma_forecasts(np.sqrt(measure), horizon, train_end),
+        "garch": garch_forecasts(returns, horizon, train_end)[0],
+        ("mean_week" if setup.intraday else "mean_22"): horizon * trailing_mean(measure, setup.har_windows[-1]),
+        "unconditional": np.full(len(measure), horizon * measure[:train_end].mean()),
+    }
+    if setup.intraday:
+        scale = time_of_day_scale(returns, slots, train_end)
+        out["ewma_tod"] = ewma_forecasts(returns, horizon, train_end, seasonal=scale)
+    return out
+
+
+def student_t_fit(returns: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
+    """(degrees of freedom, scale) of a Student-t fitted to returns divided by the forecast
+    volatility, on training origins: the scale absorbs a forecast whose level is not the
+    return's (a range-based daily variance misses the overnight gap)."""
+    z = returns / np.sqrt(variance)
+    nu, _, scale = stats.t.fit(z[np.isfinite(z)], floc=0)
+    return float(nu), float(scale)
+
+
+def value_at_risk(variance: np.ndarray, nu: np.ndarray, scale: np.ndarray, level: float) -> np.ndarray:
+    """The (1 - level) quantile of the return (a negative number)."""
+    return stats.t.ppf(1 - level, nu) * scale * np.sqrt(variance)
+
+
+def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000) -> dict:
+    """Walk-forward figures of one setup, per horizon: losses with intervals, DM against HAR,
+    Mincer–Zarnowitz and VaR coverage, for every forecaster on the same origins."""
+    frame = load_bars(csv=data_dir / setup.bars, session=setup.session)
+    if setup.first_bar:
+        frame = frame[frame.index >= setup.first_bar]
+    measure, returns = per_bar_variance(frame, setup.intraday)
+    slots = (frame.index.hour * 60 + frame.index.minute).to_numpy()
+    log_close = np.log(frame["close"].to_numpy())
+    n = len(frame)
+    test_start = int(n * (1 - setup.test_fraction))
+    bounds = np.linspace(test_start, n, setup.folds + 1).astype(int)
+    result = {"setup": asdict(setup), "bars": n, "first_bar": str(frame.index[0]), "last_bar": str(frame.index[-1]),
+              "test_first_bar": str(frame.index[test_start]), "horizons": {}}
+    for horizon in setup.horizons:
+        target = np.full(n, np.nan)
+        sums = np.concatenate([[0.0], np.cumsum(measure)])
+        t = np.arange(n - horizon)
+        target[t] = sums[t + horizon + 1] - sums[t + 1]
+        horizon_return = np.full(n, np.nan)
+        horizon_return[t] = log_close[t + horizon] - log_close[t]
+        pooled: dict[str, list] = {}
+        for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+            logger.info("%s horizon %d, fold %d/%d", setup.bars, horizon, k + 1, setup.folds)
+            fold = forecasts_for_fold(measure, returns, slots, start, horizon, setup)
+            # One horizon apart, and only targets that end inside the block.
+            origins = np.arange(start, stop - horizon, horizon)
+            train_origins = np.arange(setup.har_windows[-1], start - horizon)
+            for name, values in fold.items():
+                nu, scale = student_t_fit(horizon_return[train_origins], values[train_origins])
+                pooled.setdefault(name, []).append(values[origins])
+                pooled.setdefault(f"nu_{name}", []).append(np.full(len(origins), nu))
+                pooled.setdefault(f"scale_{name}", []).append(np.full(len(origins), scale))
+            pooled.setdefault("target", []).append(target[origins])
+            pooled.setdefault("return", []).append(horizon_return[origins])
+        arrays = {key: np.concatenate(parts) for key, parts in pooled.items()}
+        result["horizons"][str(horizon)] = score_horizon(arrays, horizon, reps)
+    return result
+
+
+def score_horizon(arrays: dict[str, np.ndarray], horizon: int, reps: int) -> dict:
+    """Scores of every forecaster on the pooled test origins of one horizon."""
+    target, realised_return = arrays["target"], arrays["return"]
+    names = [k for k in arrays if k not in ("target", "return") and not k.startswith(("nu_", "scale_"))]
+    losses = {name: {"qlike": qlike(arrays[name], target), "log_mse": log_mse(arrays[name], target)}
+              for name in names}
+    block = politis_white_block(*(losses[name]["qlike"] for name in names))
+    idx = block_resamples(len(target), block, reps, np.random.default_rng(0))
+    lags = max(1, block)  # origins are one horizon apart: only the loss's own persistence remains
+    out = {"origins": len(target), "bootstrap_block": block, "forecasters": {}}
+    for name in names:
+        scores = {}
+        for loss, values in losses[name].items():
+            scores[loss] = float(values.mean())
+            scores[f"{loss}_ci"] = interval(values[idx].mean(axis=1))
+        if name != "har":
+            scores["qlike_vs_har"] = diebold_mariano(losses[name]["qlike"], losses["har"]["qlike"], maxlags=lags)
+        scores["mincer_zarnowitz"] = mincer_zarnowitz(arrays[name], target, maxlags=lags)
+        scores["var"] = {}
+        for level in VAR_LEVELS:
+            var = value_at_risk(arrays[name], arrays[f"nu_{name}"], arrays[f"scale_{name}"], level)
+            breaches = realised_return < var
+            scores["var"][f"{level:g}"] = {
+                "kupiec": kupiec(breaches, 1 - level), "christoffersen": christoffersen(breaches, 1 - level),
+                "pinball": float(pinball(realised_return, var, 1 - level).mean())}
+        scores["student_t"] = {"dof": float(np.median(arrays[f"nu_{name}"])),
+                               "scale": float(np.median(arrays[f"scale_{name}"]))}  # median over folds
+        out["forecasters"][name] = scores
+    out["plotted"] = {name: arrays[name].tolist() for name in ("target", "har", best_other(out["forecasters"]))}
+    return out
+
+
+def best_other(forecasters: dict) -> str:
+    """The forecaster other than HAR with the lowest QLIKE."""
+    return min((n for n in forecasters if n != "har"), key=lambda n: forecasters[n]["qlike"])
