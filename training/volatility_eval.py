@@ -33,6 +33,7 @@ import numpy as np
 from scipy import stats
 
 from models.evaluation import diebold_mariano
+from models.risk import return_quantile
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
 from models.volatility import ewma_forecasts, garch_forecasts, har_forecasts, parkinson_variance, time_of_day_scale
 from training.data import load_bars
@@ -110,11 +111,6 @@ def student_t_fit(returns: np.ndarray, variance: np.ndarray) -> tuple[float, flo
     return float(nu), float(scale)
 
 
-def value_at_risk(variance: np.ndarray, nu: np.ndarray, scale: np.ndarray, level: float) -> np.ndarray:
-    """The (1 - level) quantile of the return (a negative number)."""
-    return stats.t.ppf(1 - level, nu) * scale * np.sqrt(variance)
-
-
 def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000) -> dict:
     """Walk-forward figures of one setup, per horizon: losses with intervals, DM against HAR,
     Mincer–Zarnowitz and VaR coverage, for every forecaster on the same origins."""
@@ -175,7 +171,7 @@ def score_horizon(arrays: dict[str, np.ndarray], horizon: int, reps: int) -> dic
         scores["mincer_zarnowitz"] = mincer_zarnowitz(arrays[name], target, maxlags=lags)
         scores["var"] = {}
         for level in VAR_LEVELS:
-            var = value_at_risk(arrays[name], arrays[f"nu_{name}"], arrays[f"scale_{name}"], level)
+            var = return_quantile(1 - level, arrays[name], arrays[f"nu_{name}"], arrays[f"scale_{name}"])
             breaches = realised_return < var
             scores["var"][f"{level:g}"] = {
                 "kupiec": kupiec(breaches, 1 - level), "christoffersen": christoffersen(breaches, 1 - level),

@@ -130,3 +130,17 @@ def test_christoffersen_rejects_clustered_breaches_and_not_spread_ones():
 def test_pinball_loss_by_hand():
     assert pinball(np.array([-0.03, 0.01]), np.array([-0.02, -0.02]), 0.05).tolist() == pytest.approx(
         [0.95 * 0.01, 0.05 * 0.03])
+
+
+def test_a_return_distribution_gives_volatility_interval_var_and_a_position_scale():
+    from models.risk import ReturnDistribution, position_scale
+
+    d = ReturnDistribution(variance=1e-4, nu=5.0)
+    assert d.volatility == pytest.approx(0.01 * math.sqrt(5 / 3))
+    low, high = d.interval(0.9)
+    assert low == pytest.approx(-high) and high == pytest.approx(0.01 * 2.015, rel=1e-3)  # t_5 at 95 %
+    assert d.value_at_risk(0.99) > d.value_at_risk(0.95) > 0
+    assert ReturnDistribution(1e-4, 5.0, scale=2.0).value_at_risk(0.95) == pytest.approx(2 * d.value_at_risk(0.95))
+    assert position_scale(0.01, 0.02) == 0.5 and position_scale(0.01, 0.005) == 1.0
+    with pytest.raises(ValueError):
+        ReturnDistribution(variance=1e-4, nu=2.0)
