@@ -7,6 +7,7 @@ training part only and then forecasts each later period from the data before it:
 
 - `har_forecasts`: HAR-RV (Corsi 2009), OLS of the next period's RV on the mean RV of the last
   1, 5 and 22 periods;
+- `har_horizon_forecasts`: the same at bar resolution for a horizon of several bars;
 - `ewma_forecasts`: RiskMetrics, sigma^2_{t+1} = lam sigma^2_t + (1 - lam) r_t^2, times horizon;
 - `ewma_forecasts(..., seasonal=...)`: the same on returns divided by their time-of-day scale
   (fitted on training bars), times the scale of the bars forecast: intraday volatility is
@@ -66,6 +67,22 @@ def har_forecasts(period_rv: np.ndarray, train_end: int, windows=HAR_WINDOWS) ->
     fit_rows = rows[(rows + 1 < train_end) & ~np.isnan(x[rows]).any(axis=1)]
     coefficients, *_ = np.linalg.lstsq(x[fit_rows], rv[fit_rows + 1], rcond=None)
     floor = 1e-3 * np.nanmean(rv[:train_end])
+    return np.maximum(x @ coefficients, floor), coefficients
+
+
+def har_horizon_forecasts(log_returns: np.ndarray, horizon: int, train_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """HAR-RV at bar resolution for a multi-bar horizon: OLS of the RV over bars t+1..t+horizon
+    on the mean squared return of the last horizon, 5 x horizon and 22 x horizon bars up to t
+    (Corsi's 1/5/22 periods with a period of `horizon` bars; for daily bars and horizon 1, the
+    classic HAR). Fitted on bars t whose target ends before `train_end`, then a forecast at every
+    bar; NaN where the design is, floored like har_forecasts. Returns (forecasts, coefficients)."""
+    r = np.asarray(log_returns, dtype=np.float64)
+    x = har_design(r ** 2, tuple(w * horizon for w in HAR_WINDOWS))
+    target = realised_variance(r, horizon)
+    rows = np.arange(len(r))
+    fit = (rows + horizon < train_end) & ~np.isnan(x).any(axis=1) & ~np.isnan(target)
+    coefficients, *_ = np.linalg.lstsq(x[fit], target[fit], rcond=None)
+    floor = 1e-3 * np.nanmean(target[fit])
     return np.maximum(x @ coefficients, floor), coefficients
 
 
