@@ -81,6 +81,8 @@ def har_horizon_forecasts(log_returns: np.ndarray, horizon: int, train_end: int)
     target = realised_variance(r, horizon)
     rows = np.arange(len(r))
     fit = (rows + horizon < train_end) & ~np.isnan(x).any(axis=1) & ~np.isnan(target)
+    if not fit.any():
+        raise ValueError(f"HAR for {horizon} bars needs more than {(HAR_WINDOWS[-1] + 1) * horizon} training bars")
     coefficients, *_ = np.linalg.lstsq(x[fit], target[fit], rcond=None)
     floor = 1e-3 * np.nanmean(target[fit])
     return np.maximum(x @ coefficients, floor), coefficients

@@ -29,8 +29,8 @@ import torch
 
 from models.input_range import fit_input_ranges
 from models.registry import new_version
-from models.session import MARKET_TZ
 from models.risk_scores import log_mse, qlike
+from models.session import MARKET_TZ
 from models.volatility import ewma_forecasts, har_horizon_forecasts, realised_variance, time_of_day_scale
 from models.volatility_model import (
     VAR_COVERAGES,
@@ -55,7 +55,7 @@ FLOOR_FRACTION = 1e-3
 
 @dataclass
 class VolatilityTrainConfig:
-    horizons: tuple[int, ...] | None = None  # bars; None: an hour and a session for intraday bars, else DAILY_HORIZONS
+    horizons: tuple[int, ...] | None = None  # bars; None: an hour and a session intraday, else DAILY_HORIZONS
     time_of_day: bool | None = None  # time-of-day channels; None: for intraday bars
     context_length: int = 256
     patch_length: int = 16
@@ -172,12 +172,21 @@ def prepare_volatility(frame: pd.DataFrame, config: VolatilityTrainConfig, split
         seasonal = time_of_day_scale(r, (local.hour * 60 + local.minute).to_numpy(), train_end)
     baselines = {
         "unconditional": np.broadcast_to(np.exp(log_train).mean(axis=0), samples.realised.shape),
-        "har": np.stack([np.maximum(har_horizon_forecasts(r, h, train_end)[0], f) for h, f in zip(horizons, floor)], 1),
+        "har": np.stack([har_or_nan(r, h, train_end, f) for h, f in zip(horizons, floor)], 1),
         "ewma": np.stack([np.maximum(ewma_forecasts(r, h, train_end, seasonal=seasonal), f)
                           for h, f in zip(horizons, floor)], 1),
     }
     return PreparedVolatility(frame, samples, split, horizons, channels_for(time_of_day), interval, mean, std, floor,
                               log_train.mean(axis=0), log_train.std(axis=0), baselines)
+
+
+def har_or_nan(log_returns: np.ndarray, horizon: int, train_end: int, floor: float) -> np.ndarray:
+    """HAR forecasts floored, or NaN throughout where training is too short to fit HAR."""
+    try:
+        return np.maximum(har_horizon_forecasts(log_returns, horizon, train_end)[0], floor)
+    except ValueError as exc:
+        logger.warning("no HAR baseline: %s", exc)
+        return np.full(len(log_returns), np.nan)
 
 
 def batches(p: PreparedVolatility, ends: np.ndarray, batch_size: int, rng: np.random.Generator | None = None):
@@ -199,7 +208,8 @@ def mean_loss(network, p: PreparedVolatility, ends: np.ndarray, batch_size: int 
 
 def score_part(model: VolatilityModel, p: PreparedVolatility, ends: np.ndarray) -> dict:
     """Per horizon on these windows: QLIKE (model's E[RV]) and log-MSE (model's mean log RV)
-    for the model and each baseline, and the model's VaR breach rates. Overlapping windows
+    for the model and each baseline (None for one without a forecast on every window: HAR needs
+    22 x horizon bars behind it), and the model's VaR breach rates. Overlapping windows
     make neighbouring scores dependent: these are averages, not tests."""
     log_mean, _ = model.predict_log_variance(p.inputs(ends))
     variance = expected_variance(log_mean, model.metadata.smearing)
@@ -212,7 +222,8 @@ def score_part(model: VolatilityModel, p: PreparedVolatility, ends: np.ndarray) 
                             "log_mse": float(log_mse(np.exp(log_mean[:, k]), rv).mean())}}
         for name, forecasts in p.baselines.items():
             f = forecasts[ends, k]
-            scores[name] = {"qlike": float(qlike(f, rv).mean()), "log_mse": float(log_mse(f, rv).mean())}
+            scores[name] = None if np.isnan(f).any() else {"qlike": float(qlike(f, rv).mean()),
+                                                           "log_mse": float(log_mse(f, rv).mean())}
         scores["var_breach_rate"] = {
             f"{c:.0%}": float((returns[:, k] < return_quantile(variance[:, k], model.metadata.nu[k], 1 - c)).mean())
             for c in VAR_COVERAGES}

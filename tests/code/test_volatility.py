@@ -13,6 +13,7 @@ from models.volatility import (
     garch_forecasts,
     har_design,
     har_forecasts,
+    har_horizon_forecasts,
     parkinson_variance,
     realised_variance,
     time_of_day_scale,
@@ -130,3 +131,13 @@ def test_christoffersen_rejects_clustered_breaches_and_not_spread_ones():
 def test_pinball_loss_by_hand():
     assert pinball(np.array([-0.03, 0.01]), np.array([-0.02, -0.02]), 0.05).tolist() == pytest.approx(
         [0.95 * 0.01, 0.05 * 0.03])
+
+
+def test_har_at_bar_resolution_is_the_classic_har_for_one_bar():
+    r = np.random.default_rng(5).normal(0, 0.01, 600)
+    classic, b_classic = har_forecasts(r ** 2, train_end=400)
+    bars, b_bars = har_horizon_forecasts(r, 1, train_end=400)
+    np.testing.assert_allclose(b_bars, b_classic)
+    np.testing.assert_allclose(bars[21:], classic[21:])
+    five, _ = har_horizon_forecasts(r, 5, train_end=400)
+    assert np.isnan(five[:109]).all() and (five[109:] > 0).all()  # needs 22 x 5 bars behind it
