@@ -55,7 +55,7 @@ FLOOR_FRACTION = 1e-3
 
 @dataclass
 class VolatilityTrainConfig:
-    horizons: tuple[int, ...] | None = None  # bars; None: an hour and a session intraday, else DAILY_HORIZONS
+    horizons: tuple[int, ...] | None = None  # bars; None: an hour and a session intraday, else 1 and 5
     time_of_day: bool | None = None  # time-of-day channels; None: for intraday bars
     context_length: int = 256
     patch_length: int = 16

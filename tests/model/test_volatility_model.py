@@ -22,8 +22,8 @@ from tests.model.synthetic import garch_frame
 from training.data import OHLCV
 from training.train_volatility import VolatilityTrainConfig, default_horizons, prepare_volatility, train_volatility
 
-TINY = dict(context_length=32, patch_length=8, patch_stride=8, d_model=8, num_attention_heads=2, num_hidden_layers=1,
-            ffn_dim=16, sample_step=2, learning_rate=3e-3)
+TINY = dict(context_length=32, patch_length=8, patch_stride=8, d_model=8, num_attention_heads=2,
+            num_hidden_layers=1, ffn_dim=16, sample_step=2, learning_rate=3e-3)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_time_of_day_is_the_exchange_clock():
     zoned = pd.DatetimeIndex(["2025-01-06 05:00", "2025-01-06 11:00", "2025-07-07 13:30"]).tz_localize("UTC")
     np.testing.assert_allclose(time_of_day_features(naive)[:2], [[0, 1], [1, 0]], atol=1e-6)
     np.testing.assert_allclose(time_of_day_features(naive), time_of_day_features(zoned), atol=1e-6)
-    np.testing.assert_allclose(time_of_day_features(zoned), time_of_day_features(zoned.as_unit("ns").asi8 / 1e9), atol=1e-6)
+    epochs = zoned.as_unit("ns").asi8 / 1e9
+    np.testing.assert_allclose(time_of_day_features(zoned), time_of_day_features(epochs), atol=1e-6)
 
 
 def test_default_horizons_are_an_hour_and_a_session_intraday_and_a_day_and_a_week_daily():
