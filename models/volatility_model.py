@@ -70,6 +70,11 @@ def volatility_features(open_, high, low, close, volume, timestamps=None) -> np.
     return np.concatenate([feats, time_of_day_features(timestamps)[1:]], axis=1)
 
 
+def channels_for(time_of_day: bool) -> list[str]:
+    """The channel names volatility_features produces, in order."""
+    return list(PRICE_CHANNELS) + (list(TIME_CHANNELS) if time_of_day else [])
+
+
 def expected_variance(log_mean, smearing) -> np.ndarray:
     """E[RV] = smearing x exp(mean log RV)."""
     return np.asarray(smearing, dtype=np.float64) * np.exp(np.asarray(log_mean, dtype=np.float64))
@@ -242,7 +247,3 @@ class VolatilityModel:
         metadata = VolatilityModelMetadata(**json.loads(meta_path.read_text()))
         network = PatchTSTForRegression.from_pretrained(directory)
         return cls(network, metadata, prefer_gpu=prefer_gpu)
-
-
-def channels_for(time_of_day: bool) -> list[str]:
-    return list(PRICE_CHANNELS) + (list(TIME_CHANNELS) if time_of_day else [])
