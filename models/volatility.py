@@ -57,6 +57,12 @@ def har_design(period_rv: np.ndarray, windows=HAR_WINDOWS) -> np.ndarray:
     return np.column_stack(columns)
 
 
+def har_windows_for(horizon: int) -> tuple[int, ...]:
+    """Corsi's 1 / 5 / 22 periods with a period of `horizon` bars: HAR at bar resolution for a
+    multi-bar horizon (for daily bars and horizon 1, the classic HAR)."""
+    return tuple(w * horizon for w in HAR_WINDOWS)
+
+
 def har_forecasts(variance: np.ndarray, train_end: int, horizon: int = 1,
                   windows=HAR_WINDOWS) -> tuple[np.ndarray, np.ndarray]:
     """HAR-RV, direct: OLS of the variance summed over the next `horizon` periods on the mean
@@ -69,6 +75,8 @@ def har_forecasts(variance: np.ndarray, train_end: int, horizon: int = 1,
     target = realised_variance(np.sqrt(x), horizon)  # sum of the next `horizon` values
     rows = np.arange(len(x))
     fit = (rows + horizon < train_end) & ~np.isnan(design).any(axis=1) & ~np.isnan(target)
+    if not fit.any():
+        raise ValueError(f"HAR needs more than {max(windows) + horizon} training periods, got {train_end}")
     coefficients, *_ = np.linalg.lstsq(design[fit], target[fit], rcond=None)
     floor = 1e-3 * horizon * np.nanmean(x[:train_end])
     return np.maximum(design @ coefficients, floor), coefficients

@@ -75,6 +75,17 @@ def _publish(args: argparse.Namespace, model, frame, config: TrainConfig, versio
                     app=args.app)
 
 
+def cmd_train_volatility(args: argparse.Namespace) -> None:
+    from training.train_volatility import VolatilityTrainConfig, train_volatility
+
+    config = VolatilityTrainConfig(horizons=tuple(args.horizons) if args.horizons else None,
+                                   context_length=args.context_length, max_epochs=args.max_epochs,
+                                   sample_step=args.sample_step, seed=args.seed)
+    model, metrics = train_volatility(_bars(args), config, args.out, version=args.version, session=args.session)
+    print(json.dumps({"out": args.out, "version": model.metadata.version, "horizons": model.metadata.horizons,
+                      **{k: metrics[k] for k in ("best_epoch", "nu", "validation", "test")}}, indent=2))
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     frame = _bars(args)
     print(json.dumps({"bars": len(frame), "first": str(frame.index[0]), "last": str(frame.index[-1]),
@@ -340,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_target(train)
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
+
+    vol = sub.add_parser("train-volatility", help="train a volatility model (log realised variance per horizon, "
+                                                  "Student-t return quantiles) into a model directory")
+    _add_bars_source(vol)
+    vol.add_argument("--out", required=True, help="model directory to write")
+    vol.add_argument("--version", default=None, help="version label; default: UTC time of training")
+    vol.add_argument("--horizons", type=int, nargs="+", default=None,
+                     help="bars ahead; default: 12 and 78 for 5-minute bars (an hour, a session), 1 and 5 for daily")
+    vol.add_argument("--context-length", type=int, default=256, help="bars the model reads (default 256)")
+    vol.add_argument("--max-epochs", type=int, default=10, help="default 10 (early stopping on validation)")
+    vol.add_argument("--sample-step", type=int, default=2, help="use every n-th window (default 2)")
+    vol.add_argument("--seed", type=int, default=0)
+    vol.set_defaults(func=cmd_train_volatility)
 
     data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")
     _add_bars_source(data)

@@ -38,11 +38,23 @@ def test_request_sends_only_session_bars_with_their_zone(tmp_path, capsys):
     assert "outside the session" in session_error([e - 6 * 3600 for e in epochs], "regular")
 
 
-@pytest.mark.parametrize("command", ["data", "train", "tune", "retrain", "models", "promote", "rollback", "request"])
+@pytest.mark.parametrize("command", ["data", "train", "tune", "retrain", "models", "promote", "rollback", "request",
+                                     "train-volatility"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
     assert exit_.value.code == 0 and "usage: investiq" in capsys.readouterr().out
+
+
+def test_train_volatility_writes_a_model_directory(tmp_path, capsys):
+    from models.volatility_model import VolatilityModel
+
+    random_walk_frame(900, seed=2).to_csv(tmp_path / "bars.csv")
+    main(["train-volatility", "--bars", str(tmp_path / "bars.csv"), "--out", str(tmp_path / "vol"),
+          "--horizons", "1", "4", "--context-length", "32", "--max-epochs", "1", "--version", "v"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["horizons"] == [1, 4] and set(summary["test"]) == {"samples", "h1", "h4"}
+    assert VolatilityModel.load(tmp_path / "vol", prefer_gpu=False).metadata.version == "v"
 
 
 def test_train_into_a_registry_then_list_promote_and_roll_back(tmp_path, capsys):

@@ -13,6 +13,7 @@ from models.volatility import (
     garch_forecasts,
     har_design,
     har_forecasts,
+    har_windows_for,
     parkinson_variance,
     realised_variance,
     time_of_day_scale,
@@ -144,3 +145,16 @@ def test_a_return_distribution_gives_volatility_interval_var_and_a_position_scal
     assert position_scale(0.01, 0.02) == 0.5 and position_scale(0.01, 0.005) == 1.0
     with pytest.raises(ValueError):
         ReturnDistribution(variance=1e-4, nu=2.0)
+
+
+def test_har_at_bar_resolution_is_the_classic_har_for_one_bar():
+    """Windows of 1, 5 and 22 horizons for a multi-bar horizon; too little training says so."""
+    r = np.random.default_rng(5).normal(0, 0.01, 600)
+    classic, b_classic = har_forecasts(r ** 2, train_end=400)
+    bars, b_bars = har_forecasts(r ** 2, 400, 1, har_windows_for(1))
+    np.testing.assert_allclose(b_bars, b_classic)
+    np.testing.assert_allclose(bars[21:], classic[21:])
+    five, _ = har_forecasts(r ** 2, 400, 5, har_windows_for(5))
+    assert np.isnan(five[:109]).all() and (five[109:] > 0).all()  # needs 22 x 5 bars behind it
+    with pytest.raises(ValueError, match="HAR needs more"):
+        har_forecasts(r ** 2, 100, 5, har_windows_for(5))

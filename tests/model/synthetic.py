@@ -35,3 +35,17 @@ def momentum_frame(n: int, seed: int, phi: float = 0.5, vol: float = 1e-3) -> pd
     for i in range(1, n):
         returns[i] = phi * returns[i - 1] + shocks[i]
     return frame_from_log_returns(returns, seed)
+
+
+def garch_frame(n: int, seed: int, alpha: float = 0.15, beta: float = 0.83, vol: float = 1e-3,
+                nu: float | None = None) -> pd.DataFrame:
+    """GARCH(1,1) one-bar returns with unconditional standard deviation `vol`, normal or (with
+    `nu`) unit-variance Student-t shocks: volatility clusters, so its recent level predicts the next."""
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_t(nu, n) * np.sqrt((nu - 2) / nu) if nu else rng.standard_normal(n)
+    omega = vol ** 2 * (1 - alpha - beta)
+    variance, returns = vol ** 2, np.zeros(n)
+    for i in range(n):
+        returns[i] = np.sqrt(variance) * shocks[i]
+        variance = omega + alpha * returns[i] ** 2 + beta * variance
+    return frame_from_log_returns(returns, seed)
