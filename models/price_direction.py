@@ -28,9 +28,8 @@ normalisation statistics, temperature and metadata.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +37,11 @@ import torch
 from transformers import PatchTSTConfig, PatchTSTForClassification
 
 from models.direction import CLASSES, edge_score
+from models.model_directory import load_model_directory, save_model_directory
 from models.input_range import InputShift, input_shifts
 
 logger = logging.getLogger(__name__)
 CHANNELS = ("log_return", "log_range", "log_body", "log_volume")
-METADATA_FILE = "investiq.json"
 
 
 def ohlcv_features(open_, high, low, close, volume) -> np.ndarray:
@@ -221,17 +220,9 @@ class PriceDirectionModel:
         )
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        self.network.save_pretrained(directory)
-        (directory / METADATA_FILE).write_text(json.dumps(asdict(self.metadata), indent=2))
-        return directory
+        return save_model_directory(self.network, self.metadata, directory)
 
     @classmethod
     def load(cls, directory: str | Path, prefer_gpu: bool = True) -> "PriceDirectionModel":
-        directory = Path(directory)
-        meta_path = directory / METADATA_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{directory} is not a price model directory (no {METADATA_FILE})")
-        metadata = PriceModelMetadata(**json.loads(meta_path.read_text()))
-        network = PatchTSTForClassification.from_pretrained(directory)
+        network, metadata = load_model_directory(directory, PriceModelMetadata, PatchTSTForClassification, "price")
         return cls(network, metadata, prefer_gpu=prefer_gpu)

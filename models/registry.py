@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.price_direction import METADATA_FILE
+from models.model_directory import METADATA_FILE
 
 POINTER = "production.json"
 

@@ -29,9 +29,8 @@ horizons, channels, normalisation statistics, nu and metadata.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +41,9 @@ from scipy.stats import t as student_t
 from transformers import PatchTSTConfig, PatchTSTForRegression
 
 from models.input_range import InputShift, input_shifts
+from models.model_directory import load_model_directory, save_model_directory
 from models.price_direction import CHANNELS as PRICE_CHANNELS
-from models.price_direction import METADATA_FILE, ohlcv_features
+from models.price_direction import ohlcv_features
 from models.risk import return_quantile
 from models.session import MARKET_TZ
 
@@ -234,17 +234,9 @@ class VolatilityModel:
                                log_variance_std=float(log_std), variance=variance, nu=nu, var_95=var_95, var_99=var_99)
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        self.network.save_pretrained(directory)
-        (directory / METADATA_FILE).write_text(json.dumps(asdict(self.metadata), indent=2))
-        return directory
+        return save_model_directory(self.network, self.metadata, directory)
 
     @classmethod
     def load(cls, directory: str | Path, prefer_gpu: bool = True) -> "VolatilityModel":
-        directory = Path(directory)
-        meta_path = directory / METADATA_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{directory} is not a volatility model directory (no {METADATA_FILE})")
-        metadata = VolatilityModelMetadata(**json.loads(meta_path.read_text()))
-        network = PatchTSTForRegression.from_pretrained(directory)
+        network, metadata = load_model_directory(directory, VolatilityModelMetadata, PatchTSTForRegression, "volatility")
         return cls(network, metadata, prefer_gpu=prefer_gpu)

@@ -41,6 +41,17 @@ TRAINER_STATE = "trainer_state.pt"
 MODEL_SUBDIR = "model"
 
 
+def check_patchtst_sizes(config) -> None:
+    """What PatchTST would only refuse at the first step (or never, training nonsense)."""
+    if config.max_epochs < 1:
+        raise ValueError("max_epochs must be at least 1")
+    if config.d_model % config.num_attention_heads:
+        raise ValueError(f"d_model {config.d_model} is not divisible by num_attention_heads "
+                         f"{config.num_attention_heads}")
+    if config.patch_length > config.context_length:
+        raise ValueError("patch_length cannot exceed context_length")
+
+
 @dataclass
 class TrainConfig:
     context_length: int = 512
@@ -66,12 +77,7 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.max_epochs < 1:
-            raise ValueError("max_epochs must be at least 1")
-        if self.d_model % self.num_attention_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by num_attention_heads {self.num_attention_heads}")
-        if self.patch_length > self.context_length:
-            raise ValueError("patch_length cannot exceed context_length")
+        check_patchtst_sizes(self)
 
 
 @dataclass

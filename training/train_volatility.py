@@ -44,7 +44,7 @@ from models.volatility_model import (
     volatility_features,
 )
 from training.data import OHLCV, Split, chronological_split, horizon_log_returns, normalisation_stats
-from training.train import MODEL_SUBDIR, bar_interval_seconds, code_commit
+from training.train import MODEL_SUBDIR, bar_interval_seconds, check_patchtst_sizes, code_commit
 
 logger = logging.getLogger(__name__)
 INTRADAY_BELOW_S = 6 * 3600  # bars closer than this are intraday: time-of-day channels, hour/session horizons
@@ -77,12 +77,7 @@ class VolatilityTrainConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.max_epochs < 1:
-            raise ValueError("max_epochs must be at least 1")
-        if self.d_model % self.num_attention_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by num_attention_heads {self.num_attention_heads}")
-        if self.patch_length > self.context_length:
-            raise ValueError("patch_length cannot exceed context_length")
+        check_patchtst_sizes(self)
         if self.horizons is not None and (not self.horizons or min(self.horizons) < 1):
             raise ValueError(f"horizons must be positive bar counts, got {self.horizons}")
 

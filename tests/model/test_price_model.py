@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from models.price_direction import CHANNELS, CLASSES, METADATA_FILE, PriceDirectionModel, ohlcv_features
+from models.model_directory import METADATA_FILE
+from models.price_direction import CHANNELS, CLASSES, PriceDirectionModel, ohlcv_features
 from models.signal_merge import MergeConfig, merge_signal
 from tests.model.synthetic import drifting_frame
 from tests.support import TINY_CONTEXT, random_walk_bars

@@ -114,3 +114,8 @@ def test_var_breach_rates_are_near_their_levels_on_student_t_garch(clustered):
     rates = {level: np.mean([metrics[part]["h1"]["var_breach_rate"][level] for part in ("validation", "test")])
              for level in ("95%", "99%")}
     assert 0.02 < rates["95%"] < 0.09 and rates["99%"] < 0.03
+
+
+def test_a_price_model_directory_is_refused_as_a_volatility_model_in_one_line(tiny_price_dir):
+    with pytest.raises(ValueError, match="is not a volatility model directory"):
+        VolatilityModel.load(tiny_price_dir, prefer_gpu=False)
