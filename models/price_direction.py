@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import PatchTSTConfig, PatchTSTForClassification
 
 from models.direction import CLASSES, edge_score
-from models.model_directory import load_model_directory, save_model_directory
+from models.model_directory import BarModel
 from models.input_range import InputShift, input_shifts
 
 logger = logging.getLogger(__name__)
@@ -136,16 +135,13 @@ def build_patchtst(
     return PatchTSTForClassification(config)
 
 
-class PriceDirectionModel:
+class PriceDirectionModel(BarModel):
     """A PatchTST classifier plus what it needs to turn raw bars into calibrated probabilities."""
 
+    METADATA_CLASS, NETWORK_CLASS, KIND = PriceModelMetadata, PatchTSTForClassification, "price"
+
     def __init__(self, network: PatchTSTForClassification, metadata: PriceModelMetadata, prefer_gpu: bool = True):
-        self.network = network
-        self.metadata = metadata
-        self.device = torch.device("cuda" if prefer_gpu and torch.cuda.is_available() else "cpu")
-        self.network.to(self.device).eval()
-        self._mean = np.asarray(metadata.feature_mean, dtype=np.float32)
-        self._std = np.asarray(metadata.feature_std, dtype=np.float32)
+        super().__init__(network, metadata, prefer_gpu)
         self.base_rates = self._base_rates_of(metadata)
         self.reference = (np.asarray(metadata.edge_reference, dtype=np.float64)
                           if metadata.edge_reference is not None else self.base_rates)
@@ -168,18 +164,6 @@ class PriceDirectionModel:
         logger.warning("price model %s has no base_rates in its metadata; edges are against %s", metadata.version,
                        "extra.base_rates" if rates else "uniform rates (1/3 each)")
         return np.array([rates[c] for c in CLASSES] if rates else [1 / len(CLASSES)] * len(CLASSES), dtype=np.float64)
-
-    @property
-    def context_length(self) -> int:
-        return self.network.config.context_length
-
-    @property
-    def min_bars(self) -> int:
-        """Bars a request must carry: one more than the context, for the first return."""
-        return self.context_length + 1
-
-    def normalise(self, features: np.ndarray) -> np.ndarray:
-        return (features - self._mean) / self._std
 
     def window(self, open_, high, low, close, volume) -> np.ndarray:
         """Normalised model input (context_length, channels) from the most recent bars."""
@@ -219,10 +203,3 @@ class PriceDirectionModel:
             no_threshold_because=self.no_threshold_because,
         )
 
-    def save(self, directory: str | Path) -> Path:
-        return save_model_directory(self.network, self.metadata, directory)
-
-    @classmethod
-    def load(cls, directory: str | Path, prefer_gpu: bool = True) -> "PriceDirectionModel":
-        network, metadata = load_model_directory(directory, PriceModelMetadata, PatchTSTForClassification, "price")
-        return cls(network, metadata, prefer_gpu=prefer_gpu)

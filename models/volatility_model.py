@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +40,7 @@ from scipy.stats import t as student_t
 from transformers import PatchTSTConfig, PatchTSTForRegression
 
 from models.input_range import InputShift, input_shifts
-from models.model_directory import load_model_directory, save_model_directory
+from models.model_directory import BarModel
 from models.price_direction import CHANNELS as PRICE_CHANNELS
 from models.price_direction import ohlcv_features
 from models.risk import return_quantile
@@ -163,32 +162,14 @@ def build_regression_patchtst(num_input_channels: int, num_horizons: int, contex
     return PatchTSTForRegression(config)
 
 
-class VolatilityModel:
+class VolatilityModel(BarModel):
     """A PatchTST regressor of log RV plus what turns raw bars into variance and return quantiles."""
 
-    def __init__(self, network: PatchTSTForRegression, metadata: VolatilityModelMetadata, prefer_gpu: bool = True):
-        self.network = network
-        self.metadata = metadata
-        self.device = torch.device("cuda" if prefer_gpu and torch.cuda.is_available() else "cpu")
-        self.network.to(self.device).eval()
-        self._mean = np.asarray(metadata.feature_mean, dtype=np.float32)
-        self._std = np.asarray(metadata.feature_std, dtype=np.float32)
-
-    @property
-    def context_length(self) -> int:
-        return self.network.config.context_length
-
-    @property
-    def min_bars(self) -> int:
-        """Bars a request must carry: one more than the context, for the first return."""
-        return self.context_length + 1
+    METADATA_CLASS, NETWORK_CLASS, KIND = VolatilityModelMetadata, PatchTSTForRegression, "volatility"
 
     @property
     def needs_timestamps(self) -> bool:
         return TIME_CHANNELS[0] in self.metadata.channels
-
-    def normalise(self, features: np.ndarray) -> np.ndarray:
-        return (features - self._mean) / self._std
 
     def window(self, open_, high, low, close, volume, timestamps=None) -> np.ndarray:
         """Normalised model input (context_length, channels) from the most recent bars;
@@ -233,10 +214,3 @@ class VolatilityModel:
         return HorizonForecast(horizon=self.metadata.horizons[k], log_variance=float(log_mean),
                                log_variance_std=float(log_std), variance=variance, nu=nu, var_95=var_95, var_99=var_99)
 
-    def save(self, directory: str | Path) -> Path:
-        return save_model_directory(self.network, self.metadata, directory)
-
-    @classmethod
-    def load(cls, directory: str | Path, prefer_gpu: bool = True) -> "VolatilityModel":
-        network, metadata = load_model_directory(directory, VolatilityModelMetadata, PatchTSTForRegression, "volatility")
-        return cls(network, metadata, prefer_gpu=prefer_gpu)
