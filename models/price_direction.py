@@ -103,6 +103,20 @@ class PriceForecast:
     no_threshold_because: str | None  # where there is none, why
 
 
+def patchtst_config(num_input_channels: int, num_targets: int, context_length: int, patch_length: int,
+                    patch_stride: int, d_model: int, num_attention_heads: int, num_hidden_layers: int, ffn_dim: int,
+                    dropout: float, **head) -> PatchTSTConfig:
+    """The backbone every bar model here shares: one dropout for all five of PatchTST's, and no
+    per-window scaling (features are z-scored with training statistics, and per-window
+    scaling would erase levels such as volatility's). `head`: the head's own settings."""
+    return PatchTSTConfig(
+        num_input_channels=num_input_channels, num_targets=num_targets, context_length=context_length,
+        patch_length=patch_length, patch_stride=patch_stride, d_model=d_model,
+        num_attention_heads=num_attention_heads, num_hidden_layers=num_hidden_layers, ffn_dim=ffn_dim,
+        attention_dropout=dropout, ff_dropout=dropout, path_dropout=dropout, positional_dropout=dropout,
+        head_dropout=dropout, scaling=None, **head)
+
+
 def build_patchtst(
     context_length: int = 512,
     patch_length: int = 16,
@@ -113,25 +127,9 @@ def build_patchtst(
     ffn_dim: int = 128,
     dropout: float = 0.2,
 ) -> PatchTSTForClassification:
-    config = PatchTSTConfig(
-        num_input_channels=len(CHANNELS),
-        num_targets=len(CLASSES),
-        context_length=context_length,
-        patch_length=patch_length,
-        patch_stride=patch_stride,
-        d_model=d_model,
-        num_attention_heads=num_attention_heads,
-        num_hidden_layers=num_hidden_layers,
-        ffn_dim=ffn_dim,
-        attention_dropout=dropout,
-        ff_dropout=dropout,
-        path_dropout=dropout,
-        positional_dropout=dropout,
-        head_dropout=dropout,
-        scaling=None,  # features are already z-scored with training statistics
-        id2label=dict(enumerate(CLASSES)),
-        label2id={c: i for i, c in enumerate(CLASSES)},
-    )
+    config = patchtst_config(len(CHANNELS), len(CLASSES), context_length, patch_length, patch_stride, d_model,
+                             num_attention_heads, num_hidden_layers, ffn_dim, dropout,
+                             id2label=dict(enumerate(CLASSES)), label2id={c: i for i, c in enumerate(CLASSES)})
     return PatchTSTForClassification(config)
 
 

@@ -37,12 +37,12 @@ import pandas as pd
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.stats import t as student_t
-from transformers import PatchTSTConfig, PatchTSTForRegression
+from transformers import PatchTSTForRegression
 
 from models.input_range import InputShift, input_shifts
 from models.model_directory import BarModel
 from models.price_direction import CHANNELS as PRICE_CHANNELS
-from models.price_direction import ohlcv_features
+from models.price_direction import ohlcv_features, patchtst_config
 from models.risk import return_quantile
 from models.session import MARKET_TZ
 
@@ -139,26 +139,9 @@ def build_regression_patchtst(num_input_channels: int, num_horizons: int, contex
                               dropout: float = 0.1, pooling_type: str = "mean") -> PatchTSTForRegression:
     if pooling_type not in ("mean", "max"):  # anything else fails only at the first forward pass
         raise ValueError(f"pooling_type must be 'mean' or 'max', got {pooling_type!r}")
-    config = PatchTSTConfig(
-        num_input_channels=num_input_channels,
-        num_targets=num_horizons,
-        context_length=context_length,
-        patch_length=patch_length,
-        patch_stride=patch_stride,
-        d_model=d_model,
-        num_attention_heads=num_attention_heads,
-        num_hidden_layers=num_hidden_layers,
-        ffn_dim=ffn_dim,
-        attention_dropout=dropout,
-        ff_dropout=dropout,
-        path_dropout=dropout,
-        positional_dropout=dropout,
-        head_dropout=dropout,
-        scaling=None,  # z-scored with training statistics; per-window scaling would erase the volatility level
-        loss="nll",
-        distribution_output="normal",
-        pooling_type=pooling_type,
-    )
+    config = patchtst_config(num_input_channels, num_horizons, context_length, patch_length, patch_stride, d_model,
+                             num_attention_heads, num_hidden_layers, ffn_dim, dropout, loss="nll",
+                             distribution_output="normal", pooling_type=pooling_type)
     return PatchTSTForRegression(config)
 
 
