@@ -56,8 +56,9 @@ def volatility_section(saved: dict, out_dir: Path) -> list[str]:
              "test (< 0: better than HAR). Mincer–Zarnowitz: RV = a + b F (b = 1 for an unbiased scale). VaR: a "
              "Student-t return whose scale is the forecast volatility, its degrees of freedom and scale factor "
              "fitted on the training part; the breach rate with Kupiec's test and Christoffersen's independence "
-             "test. GARCH reads close-to-close returns, so on daily bars it forecasts another variance than the "
-             "range target.", ""]
+             "test. `patchtst` is the PatchTST volatility model (`investiq train-volatility`), trained per fold on "
+             "the bars before it. GARCH and PatchTST read close-to-close returns, so on daily bars each is "
+             "rescaled onto the range target by the mean ratio on its training origins.", ""]
     fig, axes = plt.subplots(1, len(setups), figsize=(4.6 * len(setups), 3.6), squeeze=False)
     for k, (name, r) in enumerate(setups.items()):
         lines += [f"### {name}", "", f"{r['bars']} bars {r['first_bar'][:16]} → {r['last_bar'][:16]}; test from "

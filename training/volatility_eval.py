@@ -11,14 +11,16 @@ at each test origin one horizon apart, the variance of the next `horizon` bars:
   intraday also `ewma_tod`, on returns scaled by the time-of-day pattern of the training bars;
 - `garch`: GARCH(1,1) on close-to-close returns (arch), estimated on the training part;
 - `mean_22` (daily) or `mean_week` (intraday): the mean of the last 22 days / 390 bars;
-- `unconditional`: the training mean.
-Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
+- `unconditional`: the training mean;
+- `patchtst`: the PatchTST volatility model (training.train_volatility), trained on the bars
+  before the fold (their last 30 % held out for early stopping and its own checks).
+GARCH and PatchTST read close-to-close returns, so on daily bars they forecast another
+variance than the range target: each is rescaled by the mean ratio of target to forecast on
+its training origins before it is scored. Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
 against HAR, Mincer–Zarnowitz; and for value-at-risk at 95 % and 99 % (a Student-t return
 whose scale is the forecast volatility, its degrees of freedom and a scale factor fitted on
 the training part's returns divided by the forecast volatility) the breach rate with
-Kupiec's and Christoffersen's tests, and the pinball loss. GARCH models close-to-close
-returns, so on daily bars it forecasts another variance than the range target: its QLIKE
-carries that mismatch (Mincer–Zarnowitz shows it), while its VaR is scaled on training.
+Kupiec's and Christoffersen's tests, and the pinball loss.
 
     investiq report --sections volatility
 """
@@ -26,7 +28,7 @@ carries that mismatch (Mincer–Zarnowitz shows it), while its VaR is scaled on 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +38,18 @@ from models.evaluation import diebold_mariano
 from models.risk import return_quantile
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
 from models.volatility import ewma_forecasts, garch_forecasts, har_forecasts, parkinson_variance, time_of_day_scale
-from training.data import load_bars
+from models.volatility_model import expected_variance, volatility_features
+from training.data import OHLCV, load_bars
 from training.scoring import block_resamples, interval, politis_white_block
+from training.train_volatility import VolatilityTrainConfig, train_volatility
 
 logger = logging.getLogger(__name__)
 VAR_LEVELS = (0.95, 0.99)
 SESSION_BARS = 78  # 5-minute bars in a regular US session
+
+
+PATCHTST = VolatilityTrainConfig(context_length=256, max_epochs=8, patience=2)
+CLOSE_TO_CLOSE = ("garch", "patchtst")  # forecasters of another variance than the daily range target
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class VolatilitySetup:
     folds: int = 4
     test_fraction: float = 0.4
     first_bar: str | None = None
+    patchtst: VolatilityTrainConfig | None = field(default_factory=lambda: replace(PATCHTST))  # None: baselines only
 
 
 SETUPS = {
@@ -84,6 +93,27 @@ def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     t = np.arange(len(x))
     first = np.maximum(0, t + 1 - window)
     return (sums[t + 1] - sums[first]) / (t + 1 - first)
+
+
+def patchtst_forecasts(frame, train_end: int, setup: VolatilitySetup) -> dict[int, np.ndarray]:
+    """Per horizon, the variance forecast made at every bar by a PatchTST volatility model
+    trained on the bars before `train_end` only (their last 30 % held out for early stopping
+    and its own checks); NaN where a window does not fit."""
+    model, _ = train_volatility(frame.iloc[:train_end],
+                                replace(setup.patchtst, horizons=setup.horizons, time_of_day=setup.intraday),
+                                session=setup.session)
+    timestamps = frame.index if model.needs_timestamps else None
+    features = model.normalise(volatility_features(*(frame[c].to_numpy() for c in OHLCV), timestamps=timestamps))
+    context = model.context_length
+    origins = np.arange(context, len(frame))  # feature row j is the move into bar j + 1
+    windows = np.lib.stride_tricks.sliding_window_view(features, context, axis=0)[origins - context]
+    log_mean, _ = model.predict_log_variance(np.swapaxes(windows, 1, 2))
+    out = {}
+    for k, horizon in enumerate(model.metadata.horizons):
+        values = np.full(len(frame), np.nan)
+        values[origins] = expected_variance(log_mean[:, k], model.metadata.smearing[k])
+        out[horizon] = values
+    return out
 
 
 def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, setup: VolatilitySetup) -> dict:
@@ -125,6 +155,7 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
     bounds = np.linspace(test_start, n, setup.folds + 1).astype(int)
     result = {"setup": asdict(setup), "bars": n, "first_bar": str(frame.index[0]), "last_bar": str(frame.index[-1]),
               "test_first_bar": str(frame.index[test_start]), "horizons": {}}
+    patchtst = {start: patchtst_forecasts(frame, start, setup) for start in bounds[:-1]} if setup.patchtst else {}
     for horizon in setup.horizons:
         target = np.full(n, np.nan)
         sums = np.concatenate([[0.0], np.cumsum(measure)])
@@ -136,10 +167,15 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
         for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
             logger.info("%s horizon %d, fold %d/%d", setup.bars, horizon, k + 1, setup.folds)
             fold = forecasts_for_fold(measure, returns, slots, start, horizon, setup)
+            if start in patchtst:
+                fold["patchtst"] = patchtst[start][horizon]
             # One horizon apart, and only targets that end inside the block.
             origins = np.arange(start, stop - horizon, horizon)
             train_origins = np.arange(setup.har_windows[-1], start - horizon)
+            train_origins = train_origins[np.isfinite(fold.get("patchtst", measure)[train_origins])]
             for name, values in fold.items():
+                if name in CLOSE_TO_CLOSE and not setup.intraday:  # onto the range target's level
+                    values = values * np.mean(target[train_origins] / values[train_origins])
                 nu, scale = student_t_fit(horizon_return[train_origins], values[train_origins])
                 pooled.setdefault(name, []).append(values[origins])
                 pooled.setdefault(f"nu_{name}", []).append(np.full(len(origins), nu))

@@ -11,6 +11,7 @@ from tests.support import random_walk_frame, write_news_layout
 from training import report
 from training.cli import main as cli
 from training.report_render import backtest_verdict, bandit_summary, direction_verdicts
+from training.train_volatility import VolatilityTrainConfig
 from training.volatility_eval import VolatilitySetup
 from training.walk_forward import Setup
 
@@ -26,9 +27,12 @@ SMALL = {
                       "num_attention_heads": 2, "ffn_dim": 16, "max_epochs": 1},
     "bandit": {"steps": 60, "seeds": 3},
     "volatility_setups": {
-        "tiny-daily": VolatilitySetup("bars.csv", "all", (1, 5), (1, 5, 22), intraday=False, folds=2, test_fraction=0.3),
+        "tiny-daily": VolatilitySetup("bars.csv", "all", (1, 5), (1, 5, 22), intraday=False, folds=2, test_fraction=0.3,
+                                      patchtst=VolatilityTrainConfig(context_length=32, patch_length=8, patch_stride=8,
+                                                                     d_model=8, num_attention_heads=2,
+                                                                     num_hidden_layers=1, ffn_dim=16, max_epochs=1)),
         "tiny-intraday": VolatilitySetup("bars.csv", "all", (12,), (12, 78, 390), intraday=True, folds=2,
-                                         test_fraction=0.3)},
+                                         test_fraction=0.3, patchtst=None)},
 }
 
 
@@ -57,6 +61,7 @@ def test_every_section_renders_into_one_report(shared_layout, tmp_path, tiny_ber
     assert "base rate" in text and "buy_and_hold" in text
     assert "## Summary" in text and "- Direction, tiny: PatchTST" in text
     assert "- Volatility, tiny-intraday, 12 bars: HAR QLIKE" in text and "| ewma_tod |" in text
+    assert "| patchtst |" in text
 
 
 def test_one_section_is_rerun_and_the_others_are_kept(shared_layout, tmp_path):
