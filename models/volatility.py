@@ -37,6 +37,34 @@ def realised_variance(log_returns: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
+def session_returns(open_: np.ndarray, close: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """One-bar log returns within the session: a day's first bar moves from its own open, so the
+    overnight gap (a third to a half of the summed squared 5-minute returns on SPY and NVDA)
+    is not counted as intraday variance. `days`: each bar's calendar day."""
+    close = np.asarray(close, dtype=np.float64)
+    returns = np.diff(np.log(close), prepend=np.nan)
+    first = np.concatenate([[True], np.asarray(days)[1:] != np.asarray(days)[:-1]])
+    returns[first] = np.log(close[first] / np.asarray(open_, dtype=np.float64)[first])
+    return returns
+
+
+def bar_variance(frame, intraday: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(the per-bar variance measure a target sums, the one-bar log returns it comes from).
+    Intraday: squared within-session returns (session_returns); daily: the Parkinson range
+    variance, with close-to-close returns. A bar whose measure is 0 (no move, no range) takes
+    a thousandth of the mean, so that logs stay finite without reading any later bar's value."""
+    open_, high, low, close = (frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close"))
+    if intraday:
+        returns = session_returns(open_, close, frame.index.normalize().to_numpy())
+        measure = returns ** 2
+    else:
+        returns = np.diff(np.log(close), prepend=np.nan)
+        returns[0] = 0.0
+        measure = parkinson_variance(high, low)
+    floor = 1e-3 * np.cumsum(measure) / np.arange(1, len(measure) + 1)  # the mean up to each bar
+    return np.where(measure > 0, measure, np.maximum(floor, 1e-12)), returns
+
+
 def parkinson_variance(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     """One bar's range-based variance estimate, (ln(high / low))^2 / (4 ln 2) (Parkinson 1980)."""
     return np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64)) ** 2 / (4 * math.log(2))

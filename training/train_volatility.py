@@ -31,7 +31,14 @@ from models.input_range import fit_input_ranges
 from models.registry import new_version
 from models.risk_scores import log_mse, qlike
 from models.session import MARKET_TZ
-from models.volatility import ewma_forecasts, har_forecasts, har_windows_for, realised_variance, time_of_day_scale
+from models.volatility import (
+    bar_variance,
+    ewma_forecasts,
+    har_forecasts,
+    har_windows_for,
+    realised_variance,
+    time_of_day_scale,
+)
 from models.volatility_model import (
     VAR_COVERAGES,
     VolatilityModel,
@@ -96,7 +103,7 @@ class VolatilitySamples:
     bars after bar e, up to the longest horizon."""
 
     features: np.ndarray  # (bars - 1, channels)
-    log_returns: np.ndarray  # (bars,): bar b's one-bar log return (0 for the first bar)
+    measure: np.ndarray  # (bars,): bar b's variance measure (models.volatility.bar_variance)
     realised: np.ndarray  # (bars, horizons): RV over the bars after each bar, NaN past the data
     returns: np.ndarray  # (bars, horizons): log return over each horizon from each bar
     context_length: int
@@ -110,13 +117,15 @@ class VolatilitySamples:
 
 
 def make_volatility_samples(frame: pd.DataFrame, context_length: int, horizons, time_of_day: bool) -> VolatilitySamples:
+    """Intraday (`time_of_day`) the target sums squared within-session returns, daily the
+    Parkinson range variances: the measures the report scores every forecaster on."""
     close = frame["close"].to_numpy()
     features = volatility_features(*(frame[c].to_numpy() for c in OHLCV),
                                    timestamps=frame.index if time_of_day else None)
-    log_returns = np.concatenate([[0.0], np.diff(np.log(close))])
-    realised = np.stack([realised_variance(log_returns, h) for h in horizons], axis=1)
+    measure, _ = bar_variance(frame, intraday=time_of_day)
+    realised = np.stack([realised_variance(np.sqrt(measure), h) for h in horizons], axis=1)
     returns = np.stack([horizon_log_returns(close, h) for h in horizons], axis=1)
-    return VolatilitySamples(features, log_returns, realised, returns, context_length, max(horizons))
+    return VolatilitySamples(features, measure, realised, returns, context_length, max(horizons))
 
 
 @dataclass
@@ -160,14 +169,14 @@ def prepare_volatility(frame: pd.DataFrame, config: VolatilityTrainConfig, split
     train_end = int(split.train.max()) + 1  # bars a baseline may learn from: up to the last training window's end
     floor = FLOOR_FRACTION * np.nanmean(samples.realised[split.train], axis=0)
     log_train = np.log(np.maximum(samples.realised[split.train], floor))
-    r = samples.log_returns
+    r = np.sqrt(samples.measure)  # a "return" whose square is the measure: baselines read what the target sums
     seasonal = None
     if time_of_day:
         local = frame.index.tz_convert(MARKET_TZ) if frame.index.tz is not None else frame.index
         seasonal = time_of_day_scale(r, (local.hour * 60 + local.minute).to_numpy(), train_end)
     baselines = {
         "unconditional": np.broadcast_to(np.exp(log_train).mean(axis=0), samples.realised.shape),
-        "har": np.stack([har_or_nan(r, h, train_end, f) for h, f in zip(horizons, floor)], 1),
+        "har": np.stack([har_or_nan(samples.measure, h, train_end, f) for h, f in zip(horizons, floor)], 1),
         "ewma": np.stack([np.maximum(ewma_forecasts(r, h, train_end, seasonal=seasonal), f)
                           for h, f in zip(horizons, floor)], 1),
     }
@@ -175,14 +184,13 @@ def prepare_volatility(frame: pd.DataFrame, config: VolatilityTrainConfig, split
                               log_train.mean(axis=0), log_train.std(axis=0), baselines)
 
 
-def har_or_nan(log_returns: np.ndarray, horizon: int, train_end: int, floor: float) -> np.ndarray:
+def har_or_nan(measure: np.ndarray, horizon: int, train_end: int, floor: float) -> np.ndarray:
     """HAR forecasts floored, or NaN throughout where training is too short to fit HAR."""
     try:
-        squared = np.asarray(log_returns, dtype=np.float64) ** 2
-        return np.maximum(har_forecasts(squared, train_end, horizon, har_windows_for(horizon))[0], floor)
+        return np.maximum(har_forecasts(measure, train_end, horizon, har_windows_for(horizon))[0], floor)
     except ValueError as exc:
         logger.warning("no HAR baseline: %s", exc)
-        return np.full(len(log_returns), np.nan)
+        return np.full(len(measure), np.nan)
 
 
 def batches(p: PreparedVolatility, ends: np.ndarray, batch_size: int, rng: np.random.Generator | None = None):

@@ -4,19 +4,20 @@ The last `test_fraction` of a series is cut into `folds` consecutive test blocks
 block every forecaster is fitted on everything before it (never on the block) and forecasts,
 at each test origin one horizon apart, the variance of the next `horizon` bars:
 - daily bars: the target is the sum of the days' Parkinson range variances (the less noisy
-  one-day measure); intraday: the sum of squared 5-minute log returns;
+  one-day measure); intraday: the sum of squared 5-minute log returns within the session (a
+  day's first bar from its own open: the overnight gap is not intraday variance);
 - `har`: HAR-RV, direct (models.volatility.har_forecasts), windows of 1, 5, 22 days or of an
   hour, a session and a week of bars;
 - `ewma`: RiskMetrics on the same per-bar variance measure (lambda 0.94), times the horizon;
   intraday also `ewma_tod`, on returns scaled by the time-of-day pattern of the training bars;
-- `garch`: GARCH(1,1) on close-to-close returns (arch), estimated on the training part;
+- `garch`: GARCH(1,1) on the one-bar returns (arch), estimated on the training part;
 - `mean_22` (daily) or `mean_week` (intraday): the mean of the last 22 days / 390 bars;
 - `unconditional`: the training mean;
 - `patchtst`: the PatchTST volatility model (training.train_volatility), trained on the bars
   before the fold (their last 30 % held out for early stopping and its own checks).
-GARCH and PatchTST read close-to-close returns, so on daily bars they forecast another
-variance than the range target: each is rescaled by the mean ratio of target to forecast on
-its training origins before it is scored. Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
+GARCH reads close-to-close returns, so on daily bars it forecasts another variance than the
+range target: it is rescaled by the mean ratio of target to forecast on its training origins
+before it is scored. PatchTST is trained on the very measure the target sums. Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
 against HAR, Mincer–Zarnowitz; and for value-at-risk at 95 % and 99 % (a Student-t return
 whose scale is the forecast volatility, its degrees of freedom and a scale factor fitted on
 the training part's returns divided by the forecast volatility) the breach rate with
@@ -37,8 +38,8 @@ from scipy import stats
 from models.evaluation import diebold_mariano
 from models.risk import return_quantile
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
-from models.volatility import ewma_forecasts, garch_forecasts, har_forecasts, parkinson_variance, time_of_day_scale
-from models.volatility_model import expected_variance, volatility_features
+from models.volatility import bar_variance, ewma_forecasts, garch_forecasts, har_forecasts, time_of_day_scale
+from models.volatility_model import NU_BOUNDS, expected_variance, volatility_features
 from training.data import OHLCV, load_bars
 from training.scoring import block_resamples, interval, politis_white_block
 from training.train_volatility import VolatilityTrainConfig, train_volatility
@@ -49,7 +50,7 @@ SESSION_BARS = 78  # 5-minute bars in a regular US session
 
 
 PATCHTST = VolatilityTrainConfig(context_length=256, max_epochs=8, patience=2)
-CLOSE_TO_CLOSE = ("garch", "patchtst")  # forecasters of another variance than the daily range target
+CLOSE_TO_CLOSE = ("garch",)  # forecasters of another variance than the daily range target
 
 
 @dataclass(frozen=True)
@@ -72,19 +73,6 @@ SETUPS = {
     "NVDA-5min": VolatilitySetup("stocks/intraday_5min/NVDA_5min.csv", "regular", (12, SESSION_BARS),
                                  (12, SESSION_BARS, 5 * SESSION_BARS), True),
 }
-
-
-def per_bar_variance(frame, intraday: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(the per-bar variance measure the target sums, one-bar log returns). Bars with a zero
-    range take the median so that logs stay finite."""
-    returns = np.diff(np.log(frame["close"].to_numpy()), prepend=np.nan)
-    returns[0] = 0.0
-    if intraday:
-        measure = returns ** 2
-    else:
-        measure = parkinson_variance(frame["high"].to_numpy(), frame["low"].to_numpy())
-    positive = measure > 0
-    return np.where(positive, measure, np.median(measure[positive])), returns
 
 
 def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
@@ -135,9 +123,14 @@ def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, se
 def student_t_fit(returns: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
     """(degrees of freedom, scale) of a Student-t fitted to returns divided by the forecast
     volatility, on training origins: the scale absorbs a forecast whose level is not the
-    return's (a range-based daily variance misses the overnight gap)."""
+    return's (a range-based daily variance misses the overnight gap). The degrees of freedom
+    stay in NU_BOUNDS (a finite variance), refitted at the bound when the free fit falls below."""
     z = returns / np.sqrt(variance)
-    nu, _, scale = stats.t.fit(z[np.isfinite(z)], floc=0)
+    z = z[np.isfinite(z)]
+    nu, _, scale = stats.t.fit(z, floc=0)
+    if not NU_BOUNDS[0] <= nu <= NU_BOUNDS[1]:
+        nu = float(np.clip(nu, *NU_BOUNDS))
+        _, _, scale = stats.t.fit(z, f0=nu, floc=0)
     return float(nu), float(scale)
 
 
@@ -147,7 +140,7 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
     frame = load_bars(csv=data_dir / setup.bars, session=setup.session)
     if setup.first_bar:
         frame = frame[frame.index >= setup.first_bar]
-    measure, returns = per_bar_variance(frame, setup.intraday)
+    measure, returns = bar_variance(frame, setup.intraday)
     slots = (frame.index.hour * 60 + frame.index.minute).to_numpy()
     log_close = np.log(frame["close"].to_numpy())
     n = len(frame)

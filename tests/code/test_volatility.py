@@ -158,3 +158,22 @@ def test_har_at_bar_resolution_is_the_classic_har_for_one_bar():
     assert np.isnan(five[:109]).all() and (five[109:] > 0).all()  # needs 22 x 5 bars behind it
     with pytest.raises(ValueError, match="HAR needs more"):
         har_forecasts(r ** 2, 100, 5, har_windows_for(5))
+
+
+def test_session_returns_leave_the_overnight_gap_out():
+    from models.volatility import session_returns
+
+    days = np.array(["d1", "d1", "d2", "d2"])
+    open_, close = np.array([100.0, 101, 120, 121]), np.array([101.0, 102, 121, 120])
+    r = session_returns(open_, close, days)
+    assert r[2] == pytest.approx(math.log(121 / 120))  # from its own open, not from 102
+    assert r[1] == pytest.approx(math.log(102 / 101)) and r[3] == pytest.approx(math.log(120 / 121))
+
+
+def test_conditional_coverage_adds_the_rate_and_independence_on_two_degrees_of_freedom():
+    hits = np.zeros(400, dtype=bool)
+    hits[[10, 11, 50, 51, 52, 200]] = True
+    result = christoffersen(hits, 0.05)
+    lr = result["lr_independence"] + kupiec(hits[1:], 0.05)["lr"]
+    assert result["lr_conditional_coverage"] == pytest.approx(lr)
+    assert result["p_conditional_coverage"] == pytest.approx(chi2.sf(lr, 2))
