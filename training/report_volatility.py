@@ -50,15 +50,17 @@ def volatility_section(saved: dict, out_dir: Path) -> list[str]:
     lines = ["## Volatility, walk-forward on real bars", "", provenance(saved), "",
              "Each forecaster predicts the variance of the next *h* bars at test origins one horizon apart, fitted "
              "on everything before its fold (4 folds over the last 40 %). Target: the sum of daily Parkinson range "
-             "variances (daily bars) or of squared 5-minute returns (intraday). QLIKE (RV/F − ln RV/F − 1) is the "
+             "variances (daily bars) or of squared 5-minute returns within the session (intraday: a day's first bar "
+             "from its own open, so the overnight gap is left out). QLIKE (RV/F − ln RV/F − 1) is the "
              "loss that ranks forecasters correctly on a noisy proxy; brackets are 95 % moving-block bootstrap "
              "intervals (Politis–White block). `vs HAR` is the mean QLIKE difference with a Diebold–Mariano HAC "
              "test (< 0: better than HAR). Mincer–Zarnowitz: RV = a + b F (b = 1 for an unbiased scale). VaR: a "
              "Student-t return whose scale is the forecast volatility, its degrees of freedom and scale factor "
              "fitted on the training part; the breach rate with Kupiec's test and Christoffersen's independence "
              "test. `patchtst` is the PatchTST volatility model (`investiq train-volatility`), trained per fold on "
-             "the bars before it. GARCH and PatchTST read close-to-close returns, so on daily bars each is "
-             "rescaled onto the range target by the mean ratio on its training origins.", ""]
+             "the bars before it, on the measure the target sums. GARCH reads close-to-close returns, so on daily "
+             "bars it is rescaled onto the range target by the mean ratio on its training origins. The return "
+             "whose VaR is scored runs close to close, overnight gap included.", ""]
     fig, axes = plt.subplots(1, len(setups), figsize=(4.6 * len(setups), 3.6), squeeze=False)
     for k, (name, r) in enumerate(setups.items()):
         lines += [f"### {name}", "", f"{r['bars']} bars {r['first_bar'][:16]} → {r['last_bar'][:16]}; test from "
