@@ -26,14 +26,18 @@ def var_wording(var: dict) -> str:
     return f"{k['rate']:.1%} (Kupiec p {k['p_value']:.2f}, indep. p {c['p_independence']:.2f})"
 
 
+def against_har(forecasters: dict, sign: int) -> list[str]:
+    """The forecasters whose QLIKE differs from HAR's in this direction (-1 better, +1 worse),
+    significantly (Diebold–Mariano at ALPHA)."""
+    return [n for n, s in forecasters.items() if n != "har"
+            and s["qlike_vs_har"]["estimate"] * sign > 0 and s["qlike_vs_har"]["p_value"] < ALPHA]
+
+
 def horizon_verdicts(h: dict) -> list[str]:
     """Whether anything beat HAR (QLIKE, Diebold–Mariano at 5 %), and where VaR coverage is
     rejected (Kupiec or Christoffersen's conditional coverage at 5 %)."""
     forecasters = h["forecasters"]
-    better = [n for n, s in forecasters.items() if n != "har"
-              and s["qlike_vs_har"]["estimate"] < 0 and s["qlike_vs_har"]["p_value"] < ALPHA]
-    worse = [n for n, s in forecasters.items() if n != "har"
-             and s["qlike_vs_har"]["estimate"] > 0 and s["qlike_vs_har"]["p_value"] < ALPHA]
+    better, worse = against_har(forecasters, -1), against_har(forecasters, +1)
     lines = [f"- Beats HAR on QLIKE (Diebold–Mariano, p < {ALPHA}): {', '.join(better) or 'none'}; "
              f"worse than HAR: {', '.join(worse) or 'none'}."]
     for level in ("0.95", "0.99"):
@@ -97,8 +101,7 @@ def volatility_summary(saved: dict) -> list[str]:
     for name, r in saved["result"].items():
         for horizon, h in r["horizons"].items():
             f = h["forecasters"]
-            better = [n for n, s in f.items() if n != "har"
-                      and s["qlike_vs_har"]["estimate"] < 0 and s["qlike_vs_har"]["p_value"] < ALPHA]
+            better = against_har(f, -1)
             beaten = ", ".join(f"{n} ({f[n]['qlike']:.3f})" for n in better)
             lines.append(f"- Volatility, {name}, {horizon} bars: HAR QLIKE {f['har']['qlike']:.3f}; "
                          + (f"beaten by {beaten}" if better else "nothing beats it significantly") + ".")

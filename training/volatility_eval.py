@@ -38,9 +38,16 @@ from scipy import stats
 from models.evaluation import diebold_mariano
 from models.risk import return_quantile
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
-from models.volatility import bar_variance, ewma_forecasts, garch_forecasts, har_forecasts, time_of_day_scale
+from models.volatility import (
+    bar_variance,
+    ewma_forecasts,
+    garch_forecasts,
+    har_forecasts,
+    realised_variance,
+    time_of_day_scale,
+)
 from models.volatility_model import NU_BOUNDS, expected_variance, volatility_features
-from training.data import OHLCV, load_bars
+from training.data import OHLCV, horizon_log_returns, load_bars
 from training.scoring import block_resamples, interval, politis_white_block
 from training.train_volatility import VolatilityTrainConfig, train_volatility
 
@@ -142,7 +149,6 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
         frame = frame[frame.index >= setup.first_bar]
     measure, returns = bar_variance(frame, setup.intraday)
     slots = (frame.index.hour * 60 + frame.index.minute).to_numpy()
-    log_close = np.log(frame["close"].to_numpy())
     n = len(frame)
     test_start = int(n * (1 - setup.test_fraction))
     bounds = np.linspace(test_start, n, setup.folds + 1).astype(int)
@@ -150,12 +156,8 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
               "test_first_bar": str(frame.index[test_start]), "horizons": {}}
     patchtst = {start: patchtst_forecasts(frame, start, setup) for start in bounds[:-1]} if setup.patchtst else {}
     for horizon in setup.horizons:
-        target = np.full(n, np.nan)
-        sums = np.concatenate([[0.0], np.cumsum(measure)])
-        t = np.arange(n - horizon)
-        target[t] = sums[t + horizon + 1] - sums[t + 1]
-        horizon_return = np.full(n, np.nan)
-        horizon_return[t] = log_close[t + horizon] - log_close[t]
+        target = realised_variance(np.sqrt(measure), horizon)  # the measure summed over bars t+1..t+h
+        horizon_return = horizon_log_returns(frame["close"].to_numpy(), horizon)
         pooled: dict[str, list] = {}
         for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
             logger.info("%s horizon %d, fold %d/%d", setup.bars, horizon, k + 1, setup.folds)

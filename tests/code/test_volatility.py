@@ -133,18 +133,11 @@ def test_pinball_loss_by_hand():
         [0.95 * 0.01, 0.05 * 0.03])
 
 
-def test_a_return_distribution_gives_volatility_interval_var_and_a_position_scale():
-    from models.risk import ReturnDistribution, position_scale
+def test_return_quantile_scales_a_student_t():
+    from models.risk import return_quantile
 
-    d = ReturnDistribution(variance=1e-4, nu=5.0)
-    assert d.volatility == pytest.approx(0.01 * math.sqrt(5 / 3))
-    low, high = d.interval(0.9)
-    assert low == pytest.approx(-high) and high == pytest.approx(0.01 * 2.015, rel=1e-3)  # t_5 at 95 %
-    assert d.value_at_risk(0.99) > d.value_at_risk(0.95) > 0
-    assert ReturnDistribution(1e-4, 5.0, scale=2.0).value_at_risk(0.95) == pytest.approx(2 * d.value_at_risk(0.95))
-    assert position_scale(0.01, 0.02) == 0.5 and position_scale(0.01, 0.005) == 1.0
-    with pytest.raises(ValueError):
-        ReturnDistribution(variance=1e-4, nu=2.0)
+    assert return_quantile(0.95, 1e-4, 5.0) == pytest.approx(0.01 * 2.015, rel=1e-3)  # t_5 at 95 %
+    assert return_quantile(0.05, 4e-4, 5.0, 2.0) == pytest.approx(-4 * return_quantile(0.95, 1e-4, 5.0))
 
 
 def test_har_at_bar_resolution_is_the_classic_har_for_one_bar():
