@@ -24,6 +24,36 @@ import numpy as np
 
 HAR_WINDOWS = (1, 5, 22)  # periods: the last one, a "week", a "month" (Corsi 2009)
 RISKMETRICS_LAMBDA = 0.94
+INTRADAY_BELOW_S = 6 * 3600  # bars closer than this are intraday: time of day matters, horizons of an hour
+HOUR_S, SESSION_S = 3600, 6.5 * 3600  # a regular US session
+TRADING_DAYS_PER_YEAR = 252
+
+
+def is_intraday(bar_interval_s: float) -> bool:
+    return bar_interval_s < INTRADAY_BELOW_S
+
+
+def default_horizons(bar_interval_s: float) -> tuple[int, ...]:
+    """Intraday: the next hour and one regular session (12 and 78 five-minute bars); else the
+    next day and week (1 and 5 bars)."""
+    if not is_intraday(bar_interval_s):
+        return (1, 5)
+    return tuple(max(1, round(s / bar_interval_s)) for s in (HOUR_S, SESSION_S))
+
+
+def har_windows_of(bar_interval_s: float) -> tuple[int, ...]:
+    """The windows HAR reads, in bars: daily bars Corsi's day, week and month (1, 5, 22);
+    intraday an hour, a session and a week of sessions (12, 78, 390 five-minute bars)."""
+    if not is_intraday(bar_interval_s):
+        return HAR_WINDOWS
+    session = round(SESSION_S / bar_interval_s)
+    return (round(HOUR_S / bar_interval_s), session, 5 * session)
+
+
+def bars_per_year(bar_interval_s: float) -> float:
+    """Trading bars in a year: 252 days, of one regular session each intraday."""
+    per_day = SESSION_S / bar_interval_s if is_intraday(bar_interval_s) else 1.0
+    return TRADING_DAYS_PER_YEAR * per_day
 
 
 def realised_variance(log_returns: np.ndarray, horizon: int) -> np.ndarray:
@@ -85,6 +115,14 @@ def har_design(period_rv: np.ndarray, windows=HAR_WINDOWS) -> np.ndarray:
     return np.column_stack(columns)
 
 
+def har_at_last(variance: np.ndarray, windows, coefficients, floor: float) -> float:
+    """The HAR forecast made at the last value of `variance` (which must cover the longest
+    window): what har_forecasts gives at that bar, from fitted coefficients."""
+    x = np.asarray(variance, dtype=np.float64)
+    row = np.concatenate([[1.0], [x[-w:].mean() for w in windows]])
+    return float(max(row @ np.asarray(coefficients, dtype=np.float64), floor))
+
+
 def har_windows_for(horizon: int) -> tuple[int, ...]:
     """Corsi's 1 / 5 / 22 periods with a period of `horizon` bars: HAR at bar resolution for a
     multi-bar horizon (for daily bars and horizon 1, the classic HAR)."""
@@ -106,8 +144,12 @@ def har_forecasts(variance: np.ndarray, train_end: int, horizon: int = 1,
     if not fit.any():
         raise ValueError(f"HAR needs more than {max(windows) + horizon} training periods, got {train_end}")
     coefficients, *_ = np.linalg.lstsq(design[fit], target[fit], rcond=None)
-    floor = 1e-3 * horizon * np.nanmean(x[:train_end])
-    return np.maximum(design @ coefficients, floor), coefficients
+    return np.maximum(design @ coefficients, har_floor(x, train_end, horizon)), coefficients
+
+
+def har_floor(variance: np.ndarray, train_end: int, horizon: int) -> float:
+    """The lowest HAR forecast: a thousandth of the training mean over the horizon."""
+    return 1e-3 * horizon * float(np.nanmean(np.asarray(variance, dtype=np.float64)[:train_end]))
 
 
 def time_of_day_scale(log_returns: np.ndarray, slots: np.ndarray, train_end: int) -> np.ndarray:

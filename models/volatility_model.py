@@ -43,7 +43,8 @@ from models.input_range import InputShift, input_shifts
 from models.model_directory import BarModel
 from models.price_direction import CHANNELS as PRICE_CHANNELS
 from models.price_direction import ohlcv_features, patchtst_config
-from models.risk import return_quantile
+from models.har_model import HarVolatilityModel, is_har_directory
+from models.risk import ReturnDistribution, return_quantile
 from models.session import MARKET_TZ
 
 TIME_CHANNELS = ("time_of_day_sin", "time_of_day_cos")
@@ -197,3 +198,19 @@ class VolatilityModel(BarModel):
         return HorizonForecast(horizon=self.metadata.horizons[k], log_variance=float(log_mean),
                                log_variance_std=float(log_std), variance=variance, nu=nu, var_95=var_95, var_99=var_99)
 
+    def forecast_bars(self, bars: dict) -> tuple[list[ReturnDistribution], list[InputShift] | None]:
+        """From the API's columns (epoch-second timestamps): the return distribution per horizon
+        (unit-variance Student-t: the return's variance is the forecast), and the window's
+        channels outside what training saw."""
+        window = self.window(*(bars[k] for k in ("open", "high", "low", "close", "volume")),
+                             timestamps=np.asarray(bars["timestamps"], dtype=np.float64))
+        forecasts = self.predict_windows(window[None])[0]
+        return ([ReturnDistribution(f.horizon, f.variance, f.nu, math.sqrt((f.nu - 2) / f.nu)) for f in forecasts],
+                self.input_shifts(window))
+
+
+def load_volatility_model(directory, prefer_gpu: bool = True) -> HarVolatilityModel | VolatilityModel:
+    """Either kind of served volatility model, by what its directory holds."""
+    if is_har_directory(directory):
+        return HarVolatilityModel.load(directory)
+    return VolatilityModel.load(directory, prefer_gpu)

@@ -33,9 +33,11 @@ from models.risk_scores import log_mse, qlike
 from models.session import MARKET_TZ
 from models.volatility import (
     bar_variance,
+    default_horizons,
     ewma_forecasts,
     har_forecasts,
     har_windows_for,
+    is_intraday,
     realised_variance,
     time_of_day_scale,
 )
@@ -54,9 +56,6 @@ from training.data import OHLCV, Split, chronological_split, horizon_log_returns
 from training.train import MODEL_SUBDIR, bar_interval_seconds, check_patchtst_sizes, code_commit
 
 logger = logging.getLogger(__name__)
-INTRADAY_BELOW_S = 6 * 3600  # bars closer than this are intraday: time-of-day channels, hour/session horizons
-HOUR_S, SESSION_S = 3600, 6.5 * 3600
-DAILY_HORIZONS = (1, 5)  # next day, next week
 FLOOR_FRACTION = 1e-3
 
 
@@ -87,13 +86,6 @@ class VolatilityTrainConfig:
         check_patchtst_sizes(self)
         if self.horizons is not None and (not self.horizons or min(self.horizons) < 1):
             raise ValueError(f"horizons must be positive bar counts, got {self.horizons}")
-
-
-def default_horizons(bar_interval_s: float) -> tuple[int, ...]:
-    """Intraday: the next hour and one regular session (12 and 78 five-minute bars); else 1 and 5 bars."""
-    if bar_interval_s >= INTRADAY_BELOW_S:
-        return DAILY_HORIZONS
-    return tuple(max(1, round(s / bar_interval_s)) for s in (HOUR_S, SESSION_S))
 
 
 @dataclass
@@ -162,7 +154,7 @@ def prepare_volatility(frame: pd.DataFrame, config: VolatilityTrainConfig, split
     """`split` (sample end indices) replaces the default chronological split."""
     interval = bar_interval_seconds(frame.index)
     horizons = tuple(config.horizons or default_horizons(interval))
-    time_of_day = interval < INTRADAY_BELOW_S if config.time_of_day is None else config.time_of_day
+    time_of_day = is_intraday(interval) if config.time_of_day is None else config.time_of_day
     samples = make_volatility_samples(frame, config.context_length, horizons, time_of_day)
     split = split or chronological_split(samples, step=config.sample_step)
     mean, std = normalisation_stats(samples, split.train)

@@ -40,9 +40,11 @@ from models.risk import return_quantile
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
 from models.volatility import (
     bar_variance,
+    default_horizons,
     ewma_forecasts,
     garch_forecasts,
     har_forecasts,
+    har_windows_of,
     realised_variance,
     time_of_day_scale,
 )
@@ -53,7 +55,7 @@ from training.train_volatility import VolatilityTrainConfig, train_volatility
 
 logger = logging.getLogger(__name__)
 VAR_LEVELS = (0.95, 0.99)
-SESSION_BARS = 78  # 5-minute bars in a regular US session
+DAY_S, FIVE_MIN_S = 86_400.0, 300.0
 
 
 PATCHTST = VolatilityTrainConfig(context_length=256, max_epochs=8, patience=2)
@@ -73,12 +75,13 @@ class VolatilitySetup:
     patchtst: VolatilityTrainConfig | None = field(default_factory=lambda: replace(PATCHTST))  # None: baselines only
 
 
-SETUPS = {
-    "SPY-daily": VolatilitySetup("stocks/daily/SPY_1d.csv", "all", (1, 5), (1, 5, 22), False, first_bar="2000-01-01"),
-    "SPY-5min": VolatilitySetup("stocks/intraday_5min/SPY_5min.csv", "regular", (12, SESSION_BARS),
-                                (12, SESSION_BARS, 5 * SESSION_BARS), True),
-    "NVDA-5min": VolatilitySetup("stocks/intraday_5min/NVDA_5min.csv", "regular", (12, SESSION_BARS),
-                                 (12, SESSION_BARS, 5 * SESSION_BARS), True),
+SETUPS = {  # the horizons and HAR windows a model trained on such bars has (models.volatility)
+    "SPY-daily": VolatilitySetup("stocks/daily/SPY_1d.csv", "all", default_horizons(DAY_S), har_windows_of(DAY_S),
+                                 False, first_bar="2000-01-01"),
+    "SPY-5min": VolatilitySetup("stocks/intraday_5min/SPY_5min.csv", "regular", default_horizons(FIVE_MIN_S),
+                                har_windows_of(FIVE_MIN_S), True),
+    "NVDA-5min": VolatilitySetup("stocks/intraday_5min/NVDA_5min.csv", "regular", default_horizons(FIVE_MIN_S),
+                                 har_windows_of(FIVE_MIN_S), True),
 }
 
 
@@ -111,17 +114,18 @@ def patchtst_forecasts(frame, train_end: int, setup: VolatilitySetup) -> dict[in
     return out
 
 
-def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, setup: VolatilitySetup) -> dict:
+def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, har_windows: tuple[int, ...],
+                       intraday: bool) -> dict:
     """Every forecaster's variance forecast of the next `horizon` bars, made at every bar,
     fitted on bars before `train_end` only."""
     out = {
-        "har": har_forecasts(measure, train_end, horizon, setup.har_windows)[0],
+        "har": har_forecasts(measure, train_end, horizon, har_windows)[0],
         "ewma": ewma_forecasts(np.sqrt(measure), horizon, train_end),
         "garch": garch_forecasts(returns, horizon, train_end)[0],
-        ("mean_week" if setup.intraday else "mean_22"): horizon * trailing_mean(measure, setup.har_windows[-1]),
+        ("mean_week" if intraday else "mean_22"): horizon * trailing_mean(measure, har_windows[-1]),
         "unconditional": np.full(len(measure), horizon * measure[:train_end].mean()),
     }
-    if setup.intraday:
+    if intraday:
         scale = time_of_day_scale(returns, slots, train_end)
         out["ewma_tod"] = ewma_forecasts(returns, horizon, train_end, seasonal=scale)
     return out
@@ -161,25 +165,36 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
         pooled: dict[str, list] = {}
         for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
             logger.info("%s horizon %d, fold %d/%d", setup.bars, horizon, k + 1, setup.folds)
-            fold = forecasts_for_fold(measure, returns, slots, start, horizon, setup)
+            fold = forecasts_for_fold(measure, returns, slots, start, horizon, setup.har_windows, setup.intraday)
             if start in patchtst:
                 fold["patchtst"] = patchtst[start][horizon]
             # One horizon apart, and only targets that end inside the block.
             origins = np.arange(start, stop - horizon, horizon)
             train_origins = np.arange(setup.har_windows[-1], start - horizon)
             train_origins = train_origins[np.isfinite(fold.get("patchtst", measure)[train_origins])]
-            for name, values in fold.items():
-                if name in CLOSE_TO_CLOSE and not setup.intraday:  # onto the range target's level
-                    values = values * np.mean(target[train_origins] / values[train_origins])
-                nu, scale = student_t_fit(horizon_return[train_origins], values[train_origins])
-                pooled.setdefault(name, []).append(values[origins])
-                pooled.setdefault(f"nu_{name}", []).append(np.full(len(origins), nu))
-                pooled.setdefault(f"scale_{name}", []).append(np.full(len(origins), scale))
-            pooled.setdefault("target", []).append(target[origins])
-            pooled.setdefault("return", []).append(horizon_return[origins])
+            for key, values in fold_arrays(fold, target, horizon_return, train_origins, origins,
+                                           setup.intraday).items():
+                pooled.setdefault(key, []).append(values)
         arrays = {key: np.concatenate(parts) for key, parts in pooled.items()}
         result["horizons"][str(horizon)] = score_horizon(arrays, horizon, reps)
     return result
+
+
+def fold_arrays(fold: dict, target: np.ndarray, horizon_return: np.ndarray, train_origins: np.ndarray,
+                origins: np.ndarray, intraday: bool) -> dict[str, np.ndarray]:
+    """What score_horizon reads for one fold: target, return and each forecaster's forecast at
+    `origins`, with the Student-t of its VaR (`nu_<name>`, `scale_<name>`) fitted on
+    `train_origins`. Close-to-close forecasters of a daily range target are first rescaled onto
+    its level by their mean ratio on the training origins."""
+    out = {"target": target[origins], "return": horizon_return[origins]}
+    for name, values in fold.items():
+        if name in CLOSE_TO_CLOSE and not intraday:
+            values = values * np.mean(target[train_origins] / values[train_origins])
+        nu, scale = student_t_fit(horizon_return[train_origins], values[train_origins])
+        out[name] = values[origins]
+        out[f"nu_{name}"] = np.full(len(origins), nu)
+        out[f"scale_{name}"] = np.full(len(origins), scale)
+    return out
 
 
 def score_horizon(arrays: dict[str, np.ndarray], horizon: int, reps: int) -> dict:

@@ -20,7 +20,8 @@ from models.volatility_model import (
 )
 from tests.model.synthetic import garch_frame
 from training.data import OHLCV
-from training.train_volatility import VolatilityTrainConfig, default_horizons, prepare_volatility, train_volatility
+from models.volatility import default_horizons
+from training.train_volatility import VolatilityTrainConfig, prepare_volatility, train_volatility
 
 TINY = dict(context_length=32, patch_length=8, patch_stride=8, d_model=8, num_attention_heads=2,
             num_hidden_layers=1, ffn_dim=16, sample_step=2, learning_rate=3e-3)

@@ -1,0 +1,100 @@
+"""HAR-RV as a served volatility model: coefficients fitted on training bars, applied at the
+last bar of a request (numpy, pandas; no torch).
+
+The model-quality report scores every volatility forecaster on the same walk-forward windows
+(training.volatility_eval): nothing beats HAR-RV significantly on SPY daily or SPY 5-minute,
+and PatchTST beats it nowhere. So the graph serves HAR by default; a PatchTST volatility model
+serves through the same deployment when the promotion gate admits it (not worse than HAR on its
+test windows). The return over each horizon is Student-t around the forecast
+(models.risk.ReturnDistribution), nu and scale fitted on the training origins' returns.
+
+A model is a directory holding only `investiq.json` (no network weights): this metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.model_directory import METADATA_FILE
+from models.risk import ReturnDistribution
+from models.session import MARKET_TZ
+from models.volatility import bar_variance, har_at_last, is_intraday
+
+HAR_FORECASTER = "har"
+
+
+@dataclass
+class HarModelMetadata:
+    model_id: str
+    version: str
+    horizons: list[int]  # bars ahead
+    windows: list[int]  # bars each HAR regressor averages over (models.volatility.har_windows_of)
+    coefficients: list[list[float]]  # per horizon: intercept, then one per window
+    floor: list[float]  # per horizon: the lowest variance forecast (a thousandth of the training mean)
+    nu: list[float]  # per horizon: Student-t degrees of freedom of the return
+    scale: list[float]  # per horizon: the t's scale factor on the forecast volatility
+    bar_interval_s: float
+    session: str | None = None  # "regular" or "all", as for the price model
+    forecaster: str = HAR_FORECASTER  # tells a HAR directory from a PatchTST one
+    extra: dict = field(default_factory=dict)  # training window, validation and test scores, commit
+
+
+def bars_frame(bars: dict) -> pd.DataFrame:
+    """The API's columns (epoch-second timestamps) as a frame indexed in US/Eastern, the
+    exchange time training reads (days start at the exchange's midnight)."""
+    index = pd.to_datetime(np.asarray(bars["timestamps"], dtype=np.float64), unit="s", utc=True).tz_convert(MARKET_TZ)
+    return pd.DataFrame({k: np.asarray(bars[k], dtype=np.float64) for k in ("open", "high", "low", "close")},
+                        index=index)
+
+
+class HarVolatilityModel:
+    KIND = "volatility"
+
+    def __init__(self, metadata: HarModelMetadata):
+        self.metadata = metadata
+        self.intraday = is_intraday(metadata.bar_interval_s)
+        self.device = "cpu"
+
+    @property
+    def min_bars(self) -> int:
+        """Bars a request must carry: the longest window."""
+        return max(self.metadata.windows)
+
+    def variances(self, bars: dict) -> list[float]:
+        """Per horizon, HAR's variance forecast made at the last bar."""
+        measure, _ = bar_variance(bars_frame(bars), self.intraday)
+        m = self.metadata
+        return [har_at_last(measure, m.windows, c, f) for c, f in zip(m.coefficients, m.floor)]
+
+    def forecast_bars(self, bars: dict) -> tuple[list[ReturnDistribution], None]:
+        """The return distribution per horizon, and None: HAR keeps no training input ranges,
+        so its inputs are not checked."""
+        m = self.metadata
+        return [ReturnDistribution(h, v, nu, s)
+                for h, v, nu, s in zip(m.horizons, self.variances(bars), m.nu, m.scale)], None
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / METADATA_FILE).write_text(json.dumps(asdict(self.metadata), indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, prefer_gpu: bool = False) -> "HarVolatilityModel":
+        path = Path(directory) / METADATA_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory} is not a volatility model directory (no {METADATA_FILE})")
+        try:
+            return cls(HarModelMetadata(**json.loads(path.read_text())))
+        except TypeError as exc:
+            raise ValueError(f"{directory} is not a HAR volatility model directory: {exc}") from None
+
+
+def is_har_directory(directory: str | Path) -> bool:
+    path = Path(directory) / METADATA_FILE
+    return path.is_file() and json.loads(path.read_text()).get("forecaster") == HAR_FORECASTER
