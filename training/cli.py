@@ -76,14 +76,42 @@ def _publish(args: argparse.Namespace, model, frame, config: TrainConfig, versio
 
 
 def cmd_train_volatility(args: argparse.Namespace) -> None:
-    from training.train_volatility import VolatilityTrainConfig, train_volatility
+    from models.registry import ModelRegistry, new_version
+    from training.volatility_gate import consider_volatility
 
-    config = VolatilityTrainConfig(horizons=tuple(args.horizons) if args.horizons else None,
-                                   context_length=args.context_length, max_epochs=args.max_epochs,
-                                   sample_step=args.sample_step, seed=args.seed)
-    model, metrics = train_volatility(_bars(args), config, args.out, version=args.version, session=args.session)
-    print(json.dumps({"out": args.out, "version": model.metadata.version, "horizons": model.metadata.horizons,
-                      **{k: metrics[k] for k in ("best_epoch", "nu", "validation", "test")}}, indent=2))
+    version = args.version or new_version()
+    horizons = tuple(args.horizons) if args.horizons else None
+    if args.forecaster == "har":
+        from training.train_har import train_har
+
+        model, metrics = train_har(_bars(args), args.session, horizons, version=version)
+        summary = {"forecaster": "har", "nu": model.metadata.nu, "scale": model.metadata.scale}
+    else:
+        from training.train_volatility import VolatilityTrainConfig, train_volatility
+
+        config = VolatilityTrainConfig(horizons=horizons, context_length=args.context_length,
+                                       max_epochs=args.max_epochs, sample_step=args.sample_step, seed=args.seed)
+        model, metrics = train_volatility(_bars(args), config, version=version, session=args.session)
+        summary = {"forecaster": "patchtst", "best_epoch": metrics["best_epoch"], "nu": metrics["nu"]}
+    summary = {"version": version, "horizons": model.metadata.horizons, **summary,
+               **{part: _qlike_table(metrics[part]) for part in ("validation", "test")}}
+    if args.registry:
+        summary["decision"] = consider_volatility(model, ModelRegistry(args.registry), version, args.promote,
+                                                  args.serve_address, args.app)
+    else:
+        model.save(args.out)
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def _qlike_table(part: dict) -> dict:
+    """Per horizon, each forecaster's mean QLIKE on these windows (the full figures are in the
+    model's metadata); None for a baseline that could not forecast every window."""
+    table = {}
+    for horizon, scores in part.items():
+        forecasters = scores.get("forecasters", scores)  # HAR's figures nest them; PatchTST's do not
+        table[horizon] = {name: None if s is None else round(s["qlike"], 4) for name, s in forecasters.items()
+                          if s is None or (isinstance(s, dict) and "qlike" in s)}
+    return table
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -320,8 +348,8 @@ def _add_gate_and_tracking(parser: argparse.ArgumentParser) -> None:
 
 def _add_serve_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve-address", default=None,
-                        help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: the Price "
-                             "deployment loads the new production version in place and the command waits until "
+                        help="Ray dashboard of the running graph, e.g. http://127.0.0.1:8265: the Price (or, "
+                             "for a volatility registry, Volatility) deployment loads the new production version in place and the command waits until "
                              "/readyz reports it; if the graph cannot take it, production stays as it was")
     parser.add_argument("--app", default="investiq", help="Serve application name (default investiq)")
 
@@ -352,17 +380,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
 
-    vol = sub.add_parser("train-volatility", help="train a volatility model (log realised variance per horizon, "
-                                                  "Student-t return quantiles) into a model directory")
+    vol = sub.add_parser("train-volatility", help="train a volatility model (realised variance per horizon, "
+                                                  "Student-t return quantiles) into a model directory or registry")
     _add_bars_source(vol)
-    vol.add_argument("--out", required=True, help="model directory to write")
+    vol.add_argument("--forecaster", choices=["har", "patchtst"], default="har",
+                     help="har (default: what the report finds best) or the PatchTST model")
+    where = vol.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="model directory to write (usable directly as volatility.model_dir)")
+    where.add_argument("--registry", help="model registry to publish into, through the gate (not worse than HAR)")
+    vol.add_argument("--promote", action="store_true", help="make it production if it passes the gate")
+    _add_serve_target(vol)
     vol.add_argument("--version", default=None, help="version label; default: UTC time of training")
     vol.add_argument("--horizons", type=int, nargs="+", default=None,
                      help="bars ahead; default: 12 and 78 for 5-minute bars (an hour, a session), 1 and 5 for daily")
-    vol.add_argument("--context-length", type=int, default=256, help="bars the model reads (default 256)")
-    vol.add_argument("--max-epochs", type=int, default=10, help="default 10 (early stopping on validation)")
-    vol.add_argument("--sample-step", type=int, default=2, help="use every n-th window (default 2)")
-    vol.add_argument("--seed", type=int, default=0)
+    vol.add_argument("--context-length", type=int, default=256, help="patchtst: bars the model reads (default 256)")
+    vol.add_argument("--max-epochs", type=int, default=10, help="patchtst: default 10 (early stopping on validation)")
+    vol.add_argument("--sample-step", type=int, default=2, help="patchtst: use every n-th window (default 2)")
+    vol.add_argument("--seed", type=int, default=0, help="patchtst: random seed")
     vol.set_defaults(func=cmd_train_volatility)
 
     data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")

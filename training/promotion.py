@@ -1,9 +1,10 @@
 """Promotion the running graph follows, or that does not happen.
 
 `promote_and_follow` moves the registry's production pointer and, given the Ray dashboard
-address of a running graph, points its Price deployment at the new version (user_config,
-applied in place by `reconfigure`) and waits until /readyz reports that version
-`CONFIRMATIONS` times in a row (/readyz reaches one price replica at a time). When the
+address of a running graph, points the deployment that serves the registry's kind of model
+(Price or Volatility, `serving_branch`) at the new version (user_config, applied in place
+by `reconfigure`) and waits until /readyz reports that version `CONFIRMATIONS` times in a row
+(/readyz reaches one replica at a time). When the
 graph cannot follow (the model does not load, the dashboard refuses or is down, the wait
 runs out), the pointer and the graph's config go back to what they were and PromotionFailed
 says what happened in one line: the registry and the graph never disagree for long. The
@@ -29,6 +30,14 @@ from models.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 CONFIRMATIONS = 5
+DEPLOYMENTS = {"price": "Price", "volatility": "Volatility"}  # /readyz branch -> Serve deployment
+
+
+def serving_branch(registry: ModelRegistry) -> str:
+    """The graph branch that serves this registry's models: volatility models forecast several
+    horizons, price models one."""
+    versions = registry.versions()
+    return "volatility" if versions and "horizons" in registry.metadata(versions[0]) else "price"
 
 
 class PromotionFailed(RuntimeError):
@@ -67,7 +76,7 @@ def promote_and_follow(registry: ModelRegistry, version: str, serve_address: str
                 registry.rollback(to_none=True)  # undoes exactly this promotion
 
         try:
-            _follow_or_restore(path, version, serve_address, app, wait_s, undo)
+            _follow_or_restore(path, version, serving_branch(registry), serve_address, app, wait_s, undo)
         except PromotionFailed as exc:
             registry.record({"action": "promotion_failed", "version": version, "reason": str(exc)})
             raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {previous or 'none'}: "
@@ -87,33 +96,35 @@ def rollback_and_follow(registry: ModelRegistry, serve_address: str | None, app:
             registry.promote(left, reason="rollback reverted: the graph could not load the earlier version")
 
         try:
-            _follow_or_restore(registry.path_of(version), version, serve_address, app, wait_s, undo)
+            _follow_or_restore(registry.path_of(version), version, serving_branch(registry), serve_address, app,
+                               wait_s, undo)
         except PromotionFailed as exc:
             raise PromotionFailed(f"the graph did not take {version} ({exc}); production stays {left}: "
                                   "fix the graph, then roll back again") from exc.__cause__
     return version
 
 
-def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: str, wait_s: float,
+def _follow_or_restore(model_dir: Path, version: str, branch: str, serve_address: str, app: str, wait_s: float,
                        undo_pointer: Callable[[], None]) -> None:
-    """Point the graph at `model_dir` and wait until its price branch serves `version`. When it
+    """Point the graph at `model_dir` and wait until its `branch` serves `version`. When it
     does not (an error, a timeout, Ctrl-C), move the pointer back first and then put the
-    graph's Price config back exactly as it was, so that a replica which re-reads the pointer
+    deployment's config back exactly as it was, so that a replica which re-reads the pointer
     (the builder's config names the registry, not a version) finds the old production; then
     raise PromotionFailed. The config counts as changed from the moment it is sent, even if
     the wait for the app to settle runs out."""
-    sent: list[dict | None] = []  # the Price entry the update replaced, once it was sent
+    sent: list[dict | None] = []  # the deployment's entry the update replaced, once it was sent
+    deployment = DEPLOYMENTS[branch]
     try:
         source = str(Path(model_dir).resolve())
-        readyz, _ = set_price_config(serve_address, app, {"user_config": {"model_dir": source}}, wait_s,
-                                     on_send=sent.append)
-        wait_for_version(readyz, source, version, wait_s)
+        readyz, _ = set_deployment_config(serve_address, app, deployment, {"user_config": {"model_dir": source}},
+                                          wait_s, on_send=sent.append)
+        wait_for_version(readyz, branch, source, version, wait_s)
     except BaseException as exc:  # Ctrl-C or a kill mid-wait must not leave the two apart either
         undo_pointer()
         note = ""
         if sent:
             try:
-                set_price_config(serve_address, app, sent[0], wait_s)
+                set_deployment_config(serve_address, app, deployment, sent[0], wait_s)
             except Exception as restore_error:  # the graph went down meanwhile
                 note = (f"; its config could not be set back ({_say(restore_error)}), so a replica that "
                         "restarts would load the failed version")
@@ -121,31 +132,31 @@ def _follow_or_restore(model_dir: Path, version: str, serve_address: str, app: s
         raise PromotionFailed(what + note) from exc
 
 
-def wait_for_version(readyz: str, source: str, version: str, wait_s: float) -> None:
-    """Until /readyz reports `version` CONFIRMATIONS times in a row; a replica that failed to
-    load `source` ends the wait at once."""
+def wait_for_version(readyz: str, branch: str, source: str, version: str, wait_s: float) -> None:
+    """Until /readyz reports `version` on `branch` CONFIRMATIONS times in a row; a replica that
+    failed to load `source` ends the wait at once."""
     deadline, confirmed = time.monotonic() + wait_s, 0
-    price: dict = {}
+    state: dict = {}
     while time.monotonic() < deadline:
         try:
-            price = httpx.get(readyz, timeout=10).json()["branches"]["price"]
+            state = httpx.get(readyz, timeout=10).json()["branches"][branch]
         except (httpx.HTTPError, KeyError, ValueError):
-            price = {}
-        if price.get("last_failed_source") == source:
-            raise RuntimeError(f"a price replica could not load it: {price['last_load_error'][len(source) + 2:]}")
-        confirmed = confirmed + 1 if price.get("ready") and price.get("version") == version else 0
+            state = {}
+        if state.get("last_failed_source") == source:
+            raise RuntimeError(f"a {branch} replica could not load it: {state['last_load_error'][len(source) + 2:]}")
+        confirmed = confirmed + 1 if state.get("ready") and state.get("version") == version else 0
         if confirmed == CONFIRMATIONS:
             logger.info("the graph serves %s", version)
             return
         time.sleep(0.2)
-    state = f"version {price.get('version')}, {price.get('state')}" if price else "no answer"
-    raise TimeoutError(f"/readyz did not report {version} within {wait_s:g} s (price branch: {state})")
+    said = f"version {state.get('version')}, {state.get('state')}" if state else "no answer"
+    raise TimeoutError(f"/readyz did not report {version} within {wait_s:g} s ({branch} branch: {said})")
 
 
-def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: float = 120,
-                     on_send: Callable[[dict | None], None] | None = None) -> tuple[str, dict | None]:
-    """Set the Price deployment's entry in the running application's config (None: remove it,
-    back to what the builder made), and wait until the app is RUNNING again. When only its
+def set_deployment_config(serve_address: str, app: str, deployment: str, entry: dict | None, wait_s: float = 120,
+                          on_send: Callable[[dict | None], None] | None = None) -> tuple[str, dict | None]:
+    """Set `deployment`'s entry in the running application's config (None: remove it, back to
+    what the builder made), and wait until the app is RUNNING again. When only its
     user_config changes, Serve calls reconfigure() on the live replicas: no restart.
     Returns the application's /readyz address and the entry it replaced; `on_send` gets that
     entry just before the update is sent, so a caller can undo an update whose wait fails."""
@@ -156,9 +167,9 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
     for name, state in details.applications.items():
         config = state.deployed_app_config.model_dump(exclude_unset=True)
         if name == app:
-            others = [d for d in config.get("deployments", []) if d.get("name") != "Price"]
-            before = next((d for d in config.get("deployments", []) if d.get("name") == "Price"), None)
-            config["deployments"] = others + ([{**(before or {}), **price, "name": "Price"}] if price else [])
+            others = [d for d in config.get("deployments", []) if d.get("name") != deployment]
+            before = next((d for d in config.get("deployments", []) if d.get("name") == deployment), None)
+            config["deployments"] = others + ([{**(before or {}), **entry, "name": deployment}] if entry else [])
         applications.append(config)
     deployed_before = details.applications[app].last_deployed_time_s
     if on_send:
@@ -171,7 +182,7 @@ def set_price_config(serve_address: str, app: str, price: dict | None, wait_s: f
     while time.monotonic() < deadline:
         state = ServeInstanceDetails(**_call(serve_address, client.get_serve_details)).applications[app]
         if state.last_deployed_time_s > deployed_before and state.status == "RUNNING":
-            logger.info("Serve app %s: Price deployment config now %s", app, price)
+            logger.info("Serve app %s: %s deployment config now %s", app, deployment, entry)
             host = urlparse(serve_address).hostname
             return f"http://{host}:{details.http_options.port}{state.route_prefix.rstrip('/')}/readyz", before
         time.sleep(1)

@@ -145,12 +145,23 @@ def consider(candidate: PriceDirectionModel, registry: ModelRegistry, frame: pd.
     decision = {"candidate": version, "production_before": production_version, "passed": passed,
                 "promoted": promoted, "reasons": reasons, "figures": figures, "config": asdict(config),
                 "mlflow_run_id": run_id}
-    gate_record = {"passed": passed, "promoted": promoted, "production_before": production_version,
+    publish_decision(candidate, registry, version, decision, serve_address, app, tracking_uri)
+    return decision
+
+
+def publish_decision(candidate, registry: ModelRegistry, version: str, decision: dict, serve_address: str | None,
+                     app: str, tracking_uri: str | None = None) -> None:
+    """Publish `candidate` (any model with `save`) as `version` with the gate's decision in its
+    metadata, promote it when the decision says so (the graph follows, or the promotion is
+    undone: PromotionFailed), record a refusal, and tell MLflow."""
+    passed, promoted, reasons, figures = (decision[k] for k in ("passed", "promoted", "reasons", "figures"))
+    run_id = decision.get("mlflow_run_id")
+    gate_record = {"passed": passed, "promoted": promoted, "production_before": decision["production_before"],
                    "reasons": reasons, "figures": figures}
     with tempfile.TemporaryDirectory() as tmp:
         registry.publish(candidate.save(Path(tmp) / "candidate"), version,
                          extra={"gate": gate_record, "mlflow_run_id": run_id})
-    if promoted:  # with a serve address, the graph follows or the promotion is undone (PromotionFailed)
+    if promoted:
         try:
             promote_and_follow(registry, version, serve_address, app, reason="; ".join(reasons), gate=figures)
         except PromotionFailed as exc:
@@ -164,7 +175,6 @@ def consider(candidate: PriceDirectionModel, registry: ModelRegistry, frame: pd.
     tracking.record_registration(tracking_uri, run_id, registry.root, version, promoted)
     logger.info("%s: %s (%s)", version, "promoted" if promoted else "published" if passed else "refused",
                 "; ".join(reasons))
-    return decision
 
 
 def train_tracked(frame: pd.DataFrame, config: TrainConfig, version: str, session: str | None,

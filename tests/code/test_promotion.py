@@ -24,7 +24,8 @@ def follow(monkeypatch, registry, fail_send=None, fail_wait=None, before=PINNED)
     """Promote v2 against a fake graph; returns each config sent with the pointer at that moment."""
     sent = []
 
-    def set_price_config(address, app, price, wait_s=120, on_send=None):
+    def set_deployment_config(address, app, deployment, price, wait_s=120, on_send=None):
+        assert deployment == "Price"
         if on_send:
             on_send(before)
         sent.append((price, registry.production()))
@@ -37,7 +38,7 @@ def follow(monkeypatch, registry, fail_send=None, fail_wait=None, before=PINNED)
             raise fail_wait
 
     monkeypatch.setattr(promotion, "_check_graph", lambda *_: None)
-    monkeypatch.setattr(promotion, "set_price_config", set_price_config)
+    monkeypatch.setattr(promotion, "set_deployment_config", set_deployment_config)
     monkeypatch.setattr(promotion, "wait_for_version", wait_for_version)
     with pytest.raises(PromotionFailed, match="production stays v1") as failed:
         promote_and_follow(registry, "v2", "http://dashboard", "investiq")
