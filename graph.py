@@ -20,11 +20,12 @@ from deployments.ingress import SignalIngress
 from deployments.ledger import Ledger
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
+from deployments.volatility import VolatilityDeployment
 from store.store import sqlite_url
 
 logger = logging.getLogger("ray.serve")
 
-GPU_BRANCHES = ("sentiment", "price")
+GPU_BRANCHES = ("sentiment", "price", "volatility")
 
 
 def cluster_gpu_cards() -> list[int]:
@@ -99,19 +100,21 @@ def build_app(args: GraphConfig) -> serve.Application:
     config = resolve_devices(args, cluster_gpu_cards())
     store_url = (config.store_url or os.environ.get("INVESTIQ_STORE_URL")
                  or sqlite_url(Path(config.data_dir).expanduser().resolve()))
-    model_dir = str(Path(config.price.model_dir).expanduser().resolve())
 
-    def options(section):
+    def options(section, model_dir: str | None = None):
         p = section.placement
+        # Model servers load the model that user_config names: promotions change only that, and
+        # Serve applies it in place with reconfigure() (see training/promotion.py).
+        loads = {"user_config": {"model_dir": str(Path(model_dir).expanduser().resolve())}} if model_dir else {}
         return {"num_replicas": p.num_replicas, "max_ongoing_requests": p.max_ongoing_requests,
                 "max_queued_requests": p.max_queued_requests, "health_check_period_s": p.health_check_period_s,
-                "ray_actor_options": p.actor_options()}
+                "ray_actor_options": p.actor_options(), **loads}
 
     ledger = Ledger.options(**options(config.ledger)).bind(config.ledger, store_url)
     sentiment = SentimentDeployment.options(**options(config.sentiment)).bind(
         config.sentiment, config.sentiment.placement.num_gpus > 0, ledger)
-    # The replicas load the model named by user_config: promotions change only that, and
-    # Serve applies it in place with reconfigure() (see training/promotion.py).
-    price = PriceDeployment.options(**options(config.price), user_config={"model_dir": model_dir}).bind(
+    price = PriceDeployment.options(**options(config.price, config.price.model_dir)).bind(
         config.price, config.price.placement.num_gpus > 0, ledger)
-    return SignalIngress.options(**options(config.ingress)).bind(sentiment, price, ledger, config.ingress)
+    volatility = VolatilityDeployment.options(**options(config.volatility, config.volatility.model_dir)).bind(
+        config.volatility, config.volatility.placement.num_gpus > 0, ledger)
+    return SignalIngress.options(**options(config.ingress)).bind(sentiment, price, volatility, ledger, config.ingress)

@@ -195,8 +195,9 @@ def graph_in_process(work: Path, port: int, graph_args: dict):
 
     from deployments.config import GraphConfig
     from graph import build_app
-    from tests.support import ray_tmpdir
+    from tests.support import make_tiny_har_model, ray_tmpdir
 
+    graph_args = {"volatility": {"model_dir": str(make_tiny_har_model(work / "har"))}, **graph_args}
     os.environ["RAY_TMPDIR"] = ray_tmpdir(f"b-{work.name[-8:]}")
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})

@@ -59,6 +59,18 @@ class PriceConfig(Section):
     placement: Placement = Placement(num_cpus=0.25, num_gpus=0.5)
 
 
+class VolatilityConfig(Section):
+    model_dir: str = Field("var/models/volatility", description="a volatility model directory (HAR or PatchTST) "
+                                                              "or registry; user_config, as for price")
+    load_retry: LoadRetry = LoadRetry()
+    cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU for a PatchTST model; null: all cores")
+    target_annual_volatility: float = Field(
+        0.10, gt=0, le=2, description="the position scale sizes a position whose return volatility is this, "
+                                      "annualised over trading time (0.10: 10 % a year)")
+    max_position_scale: float = Field(1.0, gt=0, description="cap on the position scale (1: no leverage)")
+    placement: Placement = Placement(num_cpus=0.25, num_gpus=0.25)
+
+
 DEFAULT_STRATEGIES = ["momentum", "mean_reversion", "breakout", "investiq_buy", "investiq_sell"]
 
 
@@ -98,6 +110,7 @@ class LedgerConfig(Section):
 class BranchTimeouts(Section):
     sentiment: float = Field(2.0, gt=0)
     price: float = Field(1.0, gt=0)
+    volatility: float = Field(1.0, gt=0)
     ledger: float = Field(2.0, gt=0, description="recording outcomes and reading the strategy posteriors")
     readiness: float = Field(2.0, gt=0, description="each branch's answer to /readyz")
     single_route_budget: float = Field(
@@ -111,15 +124,16 @@ class RequestLimits(Section):
     max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request")
 
 
-DirectionalBranch = Literal["sentiment", "price"]
+QuorumBranch = Literal["sentiment", "price", "volatility"]
 
 
 class IngressConfig(Section):
     shadow: bool = Field(True, description="every signal is logged but not actionable; a request may ask for "
                                            "shadow, never turn it off")
-    quorum: list[DirectionalBranch] = Field(
+    quorum: list[QuorumBranch] = Field(
         ["sentiment", "price"], min_length=1,
-        description="directional branches that must answer for a signal to be actionable")
+        description="branches that must answer for a signal to be actionable (volatility: the risk block that "
+                    "sizes the position; the shipped config asks for it)")
     api_key_env: str = Field("INVESTIQ_API_KEY", description="environment variable holding the API key that "
                                                            "routes changing state require; unset: no key")
     allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address without an API key")
@@ -139,5 +153,6 @@ class GraphConfig(Section):
     )
     sentiment: SentimentConfig = SentimentConfig()
     price: PriceConfig = PriceConfig()
+    volatility: VolatilityConfig = VolatilityConfig()
     ledger: LedgerConfig = LedgerConfig()
     ingress: IngressConfig = IngressConfig()

@@ -1,8 +1,8 @@
 """HTTP ingress: the versioned routes, orchestrating the model deployments and the Ledger.
 
-`/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price-then-ledger
-(outcomes are recorded only once the price model accepted the bars, so a 422 never hides
-recorded outcomes), each call under its own budget (branch_call). A branch that fails is
+`/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price and
+volatility, then the ledger (outcomes are recorded only once both bar models accepted the
+bars, so a 422 never hides recorded outcomes), each call under its own budget (branch_call). A branch that fails is
 named in `degraded` with its category; the merge uses what arrived, and the signal is
 actionable only outside shadow mode, with every branch of the operator's quorum answering and
 a threshold to decide on (models.signal_merge).
@@ -38,8 +38,8 @@ from deployments.messages import OutcomeBatch, RealisedBars, Record
 from deployments.metrics import IngressMetrics
 from deployments.schemas import (
     BranchReadiness, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest,
-    PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, SentimentRequest, SentimentResponse,
-    SignalRequest, SignalResponse, StrategyWeightsResponse, SyncResponse,
+    PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest,
+    SentimentResponse, SignalRequest, SignalResponse, StrategyWeightsResponse, SyncResponse,
 )
 from models.input_range import describe
 from models.signal_merge import merge_signal
@@ -71,8 +71,9 @@ def not_actionable_because(shadow: bool, results: dict[str, BranchResult], quoru
 
 
 def unless_out_of_distribution(result: BranchResult) -> BranchResult:
-    """A price answer on a window unlike every training window keeps its value (the agent sees
-    the forecast) but is degraded with the reason, so it is neither merged nor actionable."""
+    """A price or risk answer on a window unlike every training window keeps its value (the
+    agent sees the forecast) but is degraded with the reason, so it is neither merged nor
+    actionable."""
     if result.ok and result.value.out_of_distribution:
         result.category = "out_of_distribution"
         result.reason = f"inputs unlike the model's training windows: {describe(result.value.out_of_distribution)}"
@@ -97,12 +98,28 @@ def price_record(request_id: str | None, symbol: str, bars, answer: PriceRespons
         "p_up": p["up"], "p_flat": p["flat"], "p_down": p["down"], "score": answer.score})
 
 
+def risk_records(request_id: str | None, symbol: str, bars, answer: RiskResponse, now: float) -> list[Record]:
+    """One row per horizon, settled later with the realised variance of the bars after it."""
+    return [Record("risk_predictions", {
+        "request_id": request_id, "symbol": symbol, "created_at": now, "as_of": bars.timestamps[-1].timestamp(),
+        "last_close": bars.close[-1], "horizon": h.horizon, "model_version": f"{answer.model_id}@{answer.version}",
+        "variance": h.variance, "har_variance": h.har_variance, "var_95": h.var_95, "var_99": h.var_99})
+        for h in answer.horizons]
+
+
+def expected_move(price: PriceResponse | None, risk: RiskResponse | None) -> float | None:
+    """The return's standard deviation over the price model's horizon, where the risk block has it."""
+    if price is None or risk is None:
+        return None
+    return next((h.return_std for h in risk.horizons if h.horizon == price.horizon), None)
+
+
 @serve.deployment(name="Ingress")
 @serve.ingress(app)
 class SignalIngress:
-    def __init__(self, sentiment: DeploymentHandle, price: DeploymentHandle, ledger: DeploymentHandle,
-                 config: IngressConfig):
-        self.sentiment, self.price, self.ledger = sentiment, price, ledger
+    def __init__(self, sentiment: DeploymentHandle, price: DeploymentHandle, volatility: DeploymentHandle,
+                 ledger: DeploymentHandle, config: IngressConfig):
+        self.sentiment, self.price, self.volatility, self.ledger = sentiment, price, volatility, ledger
         self.config = config
         self.metrics = IngressMetrics()
         self.api_key = os.environ.get(config.api_key_env) or None
@@ -186,11 +203,13 @@ class SignalIngress:
         self._check_outcomes(request.outcomes)
         timeouts, results = self.config.timeouts, {}
 
-        async def price_then_strategies() -> None:
+        async def bars_then_strategies() -> None:
             if request.bars is not None:
                 bars = request.bars.columns()
-                results["price"] = unless_out_of_distribution(
-                    await call_branch(lambda: self.price.predict.remote(bars), timeouts.price))
+                price, risk = await asyncio.gather(
+                    call_branch(lambda: self.price.predict.remote(bars), timeouts.price),
+                    call_branch(lambda: self.volatility.forecast.remote(bars), timeouts.volatility))
+                results["price"], results["volatility"] = map(unless_out_of_distribution, (price, risk))
             batch = OutcomeBatch(request_id, request.outcomes)
             results["strategies"] = await call_branch(
                 (lambda: self.ledger.record_outcomes.remote(batch)) if request.outcomes
@@ -202,10 +221,10 @@ class SignalIngress:
                                                          timeouts.sentiment)
 
         with client_errors():
-            await asyncio.gather(price_then_strategies(), score_news())
-        # A failed branch has no value; an out-of-distribution price answer is shown but not merged.
-        sentiment, price, strategies = (results[b].value if b in results else None
-                                        for b in ("sentiment", "price", "strategies"))
+            await asyncio.gather(bars_then_strategies(), score_news())
+        # A failed branch has no value; an out-of-distribution answer is shown but not merged.
+        sentiment, price, risk, strategies = (results[b].value if b in results else None
+                                              for b in ("sentiment", "price", "volatility", "strategies"))
         merged_price = price if price is not None and results["price"].ok else None
         outcomes_recorded, replayed = 0, False
         if strategies is not None and request.outcomes:
@@ -218,7 +237,8 @@ class SignalIngress:
         if merged.untradable_because:
             reasons.append(merged.untradable_because)
         versions = {name: f"{answer.model_id}@{answer.version}"
-                    for name, answer in (("sentiment", sentiment), ("price", price)) if answer is not None}
+                    for name, answer in (("sentiment", sentiment), ("price", price), ("volatility", risk))
+                    if answer is not None}
         latency = {name: round(r.latency_ms, 3) for name, r in results.items()}
         latency["total"] = round((time.perf_counter() - start) * 1e3, 3)
         for name, r in results.items():
@@ -230,7 +250,8 @@ class SignalIngress:
         response = SignalResponse(
             request_id=request_id, symbol=request.symbol, shadow=shadow, actionable=not reasons,
             not_actionable_because=reasons, decision=merged.decision, confidence=merged.confidence,
-            score=merged.score, threshold=merged.threshold, sentiment=sentiment, price=price, strategies=strategies,
+            score=merged.score, threshold=merged.threshold, sentiment=sentiment, price=price, risk=risk,
+            expected_move=expected_move(price, risk), strategies=strategies,
             outcomes_recorded=outcomes_recorded,
             degraded=[{"branch": name, "category": r.category, "reason": r.reason}
                       for name, r in results.items() if not r.ok],
@@ -246,6 +267,8 @@ class SignalIngress:
             records += sentiment_records(request_id, request.news, sentiment, now)
         if price:
             records.append(price_record(request_id, request.symbol, request.bars, price, now))
+        if risk:
+            records += risk_records(request_id, request.symbol, request.bars, risk, now)
         if not replayed:  # a resend of a request whose outcomes were recorded was logged the first time
             self._log(records)
         return response
@@ -285,19 +308,27 @@ class SignalIngress:
         self._log([price_record(None, request.symbol, request.bars, answer, time.time())])
         return answer
 
+    @app.post("/v1/risk", response_model=RiskResponse)
+    async def forecast_risk(self, request: RiskRequest) -> RiskResponse:
+        """Per horizon: forecast volatility, a 90 % interval of the return, VaR 95/99 % and a
+        volatility-targeted position scale."""
+        bars = request.bars.columns()
+        answer = await self._single("volatility", lambda: self.volatility.forecast.remote(bars))
+        self._log(risk_records(None, request.symbol, request.bars, answer, time.time()))
+        return answer
+
     @app.post("/v1/price/realised", response_model=RealisedResponse,
               responses={409: {"description": "request_id reused for other bars"}})
     async def record_realised(self, request: RealisedRequest, api_key: ApiKey = None) -> RealisedResponse:
         authorize(api_key, self.api_key)
         await self._logged()  # this replica's latest predictions can be settled too
-        bars = RealisedBars(request.request_id or uuid.uuid4().hex, request.symbol,
-                            [t.timestamp() for t in request.bars.timestamps], request.bars.close)
+        bars = RealisedBars(request.request_id or uuid.uuid4().hex, request.symbol, request.bars.columns())
         return await self._single("ledger", lambda: self.ledger.settle.remote(bars), bars.request_id)
 
     @app.get("/v1/evaluate/{symbol}", response_model=EvaluationResponse)
     async def evaluate(self, symbol: SymbolInPath, days: Days = 7.0) -> EvaluationResponse:
-        """Accuracy and Brier score of the settled price predictions of the last `days` days,
-        by model version."""
+        """Accuracy and Brier score of the settled price predictions of the last `days` days, and
+        QLIKE and VaR breaches of the settled risk forecasts beside HAR's, by model version."""
         await self._logged()
         return await self._single("ledger", lambda: self.ledger.evaluate.remote(symbol, days))
 
@@ -307,7 +338,8 @@ class SignalIngress:
 
     @app.get("/readyz", response_model=ReadinessResponse)
     async def readyz(self) -> ReadinessResponse:
-        branches = {"sentiment": self.sentiment, "price": self.price, "ledger": self.ledger}
+        branches = {"sentiment": self.sentiment, "price": self.price, "volatility": self.volatility,
+                    "ledger": self.ledger}
         results = await asyncio.gather(*(call_branch(handle.status.remote, self.config.timeouts.readiness)
                                          for handle in branches.values()))
         readiness = {name: r.value if r.ok else BranchReadiness(ready=False, state="unreachable", reason=r.reason)

@@ -4,7 +4,8 @@ It migrates the schema when it starts (Alembic, once, before any other replica n
 store), records strategy outcomes by request id (committed before it answers; a resend
 replays the first answer; an id reused for other content is a Conflict), serves the
 strategy posteriors read from the outcome log, writes prediction records through its
-batched writer, logs model loads and failures, settles predictions and scores them.
+batched writer, logs model loads and failures, settles predictions (directions, and the realised
+variance of risk forecasts) and scores them.
 Every other replica is stateless and talks to it through typed messages.
 
 Nothing it answers comes from memory that could drift from the store: posteriors are
@@ -31,16 +32,17 @@ from deployments.metrics import LedgerMetrics
 from deployments.placement_info import replica_devices
 from deployments.schemas import (
     BranchReadiness, EvaluationResponse, OutcomesResponse, RealisedResponse, StrategyPosteriorOut,
-    StrategyWeightsResponse, SyncResponse,
+    StrategyWeightsResponse, SyncResponse, VarBreaches, VolatilityScores,
 )
 from models.direction import CLASSES
 from models.evaluation import direction_scores, hit_rate_by_confidence, information_coefficient, newey_west_lags
+from models.risk_scores import kupiec, qlike
 from models.strategy_weights import beta_parameters, summarise, thompson_draw
 from store.store import OutcomeRow, Store, fingerprint
 from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
-LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_predictions"})
+LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_predictions", "risk_predictions"})
 
 
 def _scores(settled: list[dict]) -> dict:
@@ -58,6 +60,35 @@ def _scores(settled: list[dict]) -> dict:
         scores["information_coefficient"] = information_coefficient(served, realised, maxlags=lags)
         scores["hit_rate_by_confidence"] = hit_rate_by_confidence(served, realised)
     return scores
+
+
+def _volatility_scores(settled: list[dict]) -> list[VolatilityScores]:
+    """Per horizon: QLIKE of the served variance and of HAR's on the same settled forecasts, and
+    VaR breaches. A bar forecast more than once counts once, its latest forecast."""
+    out = []
+    for horizon in sorted({r["horizon"] for r in settled}):
+        rows = sorted({r["as_of"]: r for r in settled if r["horizon"] == horizon}.values(), key=lambda r: r["as_of"])
+        realised = np.array([r["realised_variance"] for r in rows])
+        returns = np.array([r["realised_return"] for r in rows])
+        har = [r["har_variance"] for r in rows]
+        breaches = {}
+        for level in ("var_95", "var_99"):
+            hits = returns < -np.array([r[level] for r in rows])
+            k = kupiec(hits, 0.05 if level == "var_95" else 0.01) if len(hits) else None
+            breaches[level] = VarBreaches(n=len(hits), breaches=int(hits.sum()), rate=float(hits.mean()),
+                                          kupiec_p=k["p_value"] if k else None)
+        out.append(VolatilityScores(
+            horizon=horizon, n=len(rows), qlike=float(qlike([r["variance"] for r in rows], realised).mean()),
+            qlike_har=None if None in har else float(qlike(har, realised).mean()), **breaches))
+    return out
+
+
+def _settled_by_version(rows: list[dict], outcome: str) -> dict[str, list[dict]]:
+    settled = defaultdict(list)
+    for row in rows:
+        if row[outcome] is not None:
+            settled[row["model_version"]].append(row)
+    return settled
 
 
 def _utc(epoch_s: float | None) -> datetime | None:
@@ -145,22 +176,21 @@ class Ledger:
 
     async def settle(self, bars: RealisedBars) -> RealisedResponse:
         await self.writer.flush()  # predictions queued until now can be settled too
-        result = await self._run(self.store.settle, bars.request_id, bars.symbol, np.asarray(bars.timestamps),
-                                 np.asarray(bars.closes), time.time())
+        result = await self._run(self.store.settle, bars.request_id, bars.symbol, bars.bars, time.time())
         return RealisedResponse(request_id=bars.request_id, **result)
 
     async def evaluate(self, symbol: str, days: float) -> EvaluationResponse:
-        """Accuracy and Brier score of the settled price predictions of the last `days` days, by model version."""
+        """Scores of the settled price and risk predictions of the last `days` days, by model version."""
         await self.writer.flush()
         since = time.time() - days * DAY_S
         rows = await self._run(self.store.price_predictions_since, symbol, since)
-        settled = defaultdict(list)
-        for row in rows:
-            if row["realised"] is not None:
-                settled[row["model_version"]].append(row)
+        risk_rows = await self._run(self.store.risk_predictions_since, symbol, since)
         return EvaluationResponse(
             symbol=symbol, days=days, since=_utc(since), unsettled=sum(r["realised"] is None for r in rows),
-            by_model_version={version: _scores(group) for version, group in settled.items()})
+            by_model_version={v: _scores(group) for v, group in _settled_by_version(rows, "realised").items()},
+            volatility_unsettled=sum(r["realised_variance"] is None for r in risk_rows),
+            volatility_by_model_version={v: _volatility_scores(group) for v, group
+                                         in _settled_by_version(risk_rows, "realised_variance").items()})
 
     async def status(self) -> BranchReadiness:
         """Ready while the store answers; says how many records wait, were set aside or dropped."""

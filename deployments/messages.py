@@ -18,10 +18,11 @@ class OutcomeBatch:
 
 @dataclass(frozen=True)
 class RealisedBars:
+    """Bars after the fact: closes settle directions, and the bars' moves the realised variance."""
+
     request_id: str
     symbol: str
-    timestamps: list[float]  # epoch seconds, increasing
-    closes: list[float]
+    bars: dict[str, list[float]]  # the API's columns (schemas.Bars.columns): epoch-second timestamps, OHLCV
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,13 @@ class ModelSlot(Generic[M]):
             raise ModelNotReady(self.reason)
         return model
 
+    async def reconfigure(self, user_config: dict) -> None:
+        """Serve's user_config: `model_dir`, a model directory or a registry whose production
+        version is loaded. Never raises (Serve would replace the replica): a bad config is a
+        failed load."""
+        model_dir = user_config.get("model_dir") if isinstance(user_config, dict) else None
+        await self.load(str(model_dir) if model_dir else f"(no model_dir in user_config {user_config!r})")
+
     async def load(self, source: str | None) -> bool:
         """Load `source` and serve it; False if it failed (the replica keeps what it served)."""
         self.wanted = source

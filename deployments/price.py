@@ -19,16 +19,14 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.config import PriceConfig
-from deployments.errors import InvalidInput
+from deployments.bar_checks import check_bars
 from deployments.metrics import PriceMetrics
 from deployments.model_slot import ModelSlot
 from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, InputShift, PriceResponse
-from models.bar_spacing import bar_spacing_error
 from models.direction import flat_band
 from models.price_direction import CLASSES, PriceDirectionModel
 from models.registry import resolve_model_dir
-from models.session import session_error
 
 logger = logging.getLogger("ray.serve")
 
@@ -54,21 +52,11 @@ class PriceDeployment:
         self.executor = model_executor(config.cpu_threads)
 
     async def reconfigure(self, user_config: dict) -> None:
-        """`model_dir`: a model directory, or a registry whose production version is loaded.
-        Never raises (Serve would replace the replica): a bad config is a failed load."""
-        model_dir = user_config.get("model_dir") if isinstance(user_config, dict) else None
-        await self.slot.load(str(model_dir) if model_dir else f"(no model_dir in user_config {user_config!r})")
+        await self.slot.reconfigure(user_config)
 
     async def predict(self, bars: dict[str, list[float]]) -> PriceResponse:
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile
-        if len(bars["close"]) < model.min_bars:
-            raise InvalidInput(
-                f"bars has {len(bars['close'])} bars; this model needs at least {model.min_bars}", ("bars",)
-            )
-        for error in (bar_spacing_error(bars["timestamps"], model.metadata.bar_interval_s),
-                      session_error(bars["timestamps"], model.metadata.session)):
-            if error:
-                raise InvalidInput(error, ("bars", "timestamps"))
+        check_bars(bars, model.min_bars, model.metadata.bar_interval_s, model.metadata.session, "price")
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         shifts = model.input_shifts(window)
         forecast = await self._predict_batch((model, window))

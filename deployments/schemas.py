@@ -168,9 +168,13 @@ class PriceRequest(Strict):
     bars: Bars
 
 
+class RiskRequest(PriceRequest):
+    """The bars the volatility model reads (at least its longest HAR window, or its context)."""
+
+
 class RealisedRequest(Strict):
-    """Bars after the fact: they settle every logged price prediction of `symbol` whose bar
-    and the bar `horizon` later are both among them."""
+    """Bars after the fact: they settle every logged price and risk prediction of `symbol` whose
+    bar and the bar `horizon` later are both among them."""
 
     symbol: Symbol
     bars: Bars
@@ -196,7 +200,7 @@ class SentimentResponse(BaseModel):
 class InputShift(BaseModel):
     """A statistic of one channel of the model's input window outside what training saw."""
 
-    channel: Literal["log_return", "log_range", "log_body", "log_volume"]
+    channel: Literal["log_return", "log_range", "log_body", "log_volume", "time_of_day_sin", "time_of_day_cos"]
     statistic: Literal["mean", "std"] = Field(description="of the channel over the window, in training standard "
                                                           "deviations (the window is z-scored with training statistics)")
     value: float
@@ -228,6 +232,41 @@ class PriceResponse(BaseModel):
                     "training range, or a channel that does not move (volume all 0); the forecast then means "
                     "nothing and /v1/signal marks price degraded. Empty: inside. null: the model stores no training "
                     "input ranges (trained before they were), so its inputs were not checked")
+
+
+class HorizonRisk(BaseModel):
+    """The log return over the next `horizon` bars, as the volatility model forecasts it: a
+    Student-t around zero whose scale is the forecast volatility."""
+
+    horizon: int = Field(description="bars ahead")
+    variance: float = Field(description="the variance forecast, volatility squared: what settlement scores with QLIKE")
+    har_variance: float | None = Field(description="HAR's variance forecast at the same bar, the benchmark "
+                                                   "/v1/evaluate scores beside it (the same as `variance` when HAR "
+                                                   "is served; null where the model keeps no HAR fit)")
+    volatility: float = Field(description="forecast realised volatility over the horizon: the square root of the "
+                                          "variance forecast the model is scored on (intraday: moves within the "
+                                          "session; daily: the Parkinson range)")
+    return_std: float = Field(description="standard deviation of the log return over the horizon (close to close)")
+    interval_90: list[float] = Field(description="the 5 % and 95 % quantiles of the log return over the horizon")
+    var_95: float = Field(description="value at risk at 95 %: the log-return loss exceeded with probability 5 %, "
+                                      "as a positive number")
+    var_99: float = Field(description="value at risk at 99 %")
+    position_scale: float = Field(description="volatility targeting: the fraction of capital whose return "
+                                              "volatility over the horizon is the target's (target_annual_volatility "
+                                              "scaled to the horizon over trading time), capped at "
+                                              "max_position_scale")
+
+
+class RiskResponse(BaseModel):
+    model_id: str
+    version: str
+    forecaster: Literal["har", "patchtst"] = Field(description="har: HAR-RV, the report's best forecaster, served "
+                                                               "by default; patchtst: the PatchTST volatility model")
+    target_annual_volatility: float
+    horizons: list[HorizonRisk]
+    out_of_distribution: list[InputShift] | None = Field(
+        description="as for price: where the window is unlike every training window (PatchTST); null: not checked "
+                    "(HAR keeps no training input ranges)")
 
 
 class StrategyPosteriorOut(BaseModel):
@@ -279,6 +318,8 @@ class SyncResponse(BaseModel):
 class RealisedResponse(BaseModel):
     request_id: str
     settled: int = Field(description="price predictions whose realised direction this request recorded")
+    risk_settled: int = Field(0, description="risk forecasts (one per horizon) whose realised variance and return "
+                                             "this request recorded")
     replayed: bool = False
 
 
@@ -313,16 +354,37 @@ class DirectionScores(BaseModel):
     hit_rate_by_confidence: list[ConfidenceBucket] = Field(default_factory=list, description="by |score|, quartiles")
 
 
+class VarBreaches(BaseModel):
+    n: int
+    breaches: int = Field(description="settled forecasts whose realised return fell below -VaR")
+    rate: float
+    kupiec_p: float | None = Field(description="Kupiec's test that the breach rate is 1 - coverage (for independent "
+                                               "forecasts: forecasts less than a horizon apart share bars)")
+
+
+class VolatilityScores(BaseModel):
+    horizon: int
+    n: int = Field(description="settled forecasts, one per bar (the latest where a bar was forecast twice)")
+    qlike: float = Field(description="mean QLIKE of the served variance forecast against the realised variance")
+    qlike_har: float | None = Field(description="mean QLIKE of HAR, made at the same bars, on the same settled "
+                                                "forecasts (null where some forecast has no HAR benchmark)")
+    var_95: VarBreaches
+    var_99: VarBreaches
+
+
 class EvaluationResponse(BaseModel):
     symbol: str
     days: float
     since: datetime
-    unsettled: int = Field(description="predictions in the window whose outcome is not known yet")
+    unsettled: int = Field(description="price predictions in the window whose outcome is not known yet")
     by_model_version: dict[str, DirectionScores]
+    volatility_unsettled: int = Field(0, description="risk forecasts in the window whose outcome is not known yet")
+    volatility_by_model_version: dict[str, list[VolatilityScores]] = Field(
+        default_factory=dict, description="settled risk forecasts per volatility model version, one entry per horizon")
 
 
 class DegradedBranch(BaseModel):
-    branch: Literal["sentiment", "price", "strategies"]
+    branch: Literal["sentiment", "price", "volatility", "strategies"]
     category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "out_of_distribution", "error"] = Field(
         description="out_of_distribution: the branch answered (its answer is shown) on inputs unlike its training "
                     "data, so the merge leaves it out")
@@ -343,6 +405,11 @@ class SignalResponse(BaseModel):
                                                 "model's validated one; null: none, so HOLD")
     sentiment: SentimentResponse | None
     price: PriceResponse | None
+    risk: RiskResponse | None = Field(description="the volatility branch: per horizon, forecast volatility, a "
+                                                  "predictive interval of the return, VaR and a position scale")
+    expected_move: float | None = Field(
+        description="standard deviation of the log return over the price model's horizon, from the risk block "
+                    "(null when the volatility model does not forecast that horizon)")
     strategies: StrategyWeightsResponse | None
     outcomes_recorded: int = Field(description="outcomes acknowledged (committed now or before under the same "
                                                "keys); 0 with outcomes sent means resend them with the same "

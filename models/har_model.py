@@ -52,6 +52,17 @@ def bars_frame(bars: dict) -> pd.DataFrame:
                         index=index)
 
 
+def bar_measure(bars: dict, intraday: bool) -> np.ndarray:
+    """Per bar of the API's columns, the variance measure a target sums (models.volatility.bar_variance)."""
+    return bar_variance(bars_frame(bars), intraday)[0]
+
+
+def har_variances(bars: dict, windows, coefficients, floors, intraday: bool) -> list[float]:
+    """Per horizon, HAR's variance forecast made at the last of the API's bars."""
+    measure = bar_measure(bars, intraday)
+    return [har_at_last(measure, windows, c, f) for c, f in zip(coefficients, floors)]
+
+
 class HarVolatilityModel:
     KIND = "volatility"
 
@@ -65,18 +76,17 @@ class HarVolatilityModel:
         """Bars a request must carry: the longest window."""
         return max(self.metadata.windows)
 
-    def variances(self, bars: dict) -> list[float]:
-        """Per horizon, HAR's variance forecast made at the last bar."""
-        measure, _ = bar_variance(bars_frame(bars), self.intraday)
+    def benchmark_variances(self, bars: dict) -> list[float]:
+        """Per horizon, HAR's variance forecast made at the last bar: this model's own."""
         m = self.metadata
-        return [har_at_last(measure, m.windows, c, f) for c, f in zip(m.coefficients, m.floor)]
+        return har_variances(bars, m.windows, m.coefficients, m.floor, self.intraday)
 
     def forecast_bars(self, bars: dict) -> tuple[list[ReturnDistribution], None]:
         """The return distribution per horizon, and None: HAR keeps no training input ranges,
         so its inputs are not checked."""
         m = self.metadata
         return [ReturnDistribution(h, v, nu, s)
-                for h, v, nu, s in zip(m.horizons, self.variances(bars), m.nu, m.scale)], None
+                for h, v, nu, s in zip(m.horizons, self.benchmark_variances(bars), m.nu, m.scale)], None
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

@@ -67,6 +67,17 @@ def realised_variance(log_returns: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
+def realised_after(as_of: float, last_close: float, horizon: int, timestamps: np.ndarray, closes: np.ndarray,
+                   measure: np.ndarray) -> tuple[float, float] | None:
+    """What a variance forecast made at the bar at `as_of` (epoch seconds) turned out to be: the
+    per-bar `measure` summed over the next `horizon` bars, and the log return over them; None
+    while `timestamps` (increasing) do not hold that bar and the one `horizon` later."""
+    i = int(np.searchsorted(timestamps, as_of - 1e-3))
+    if i >= len(timestamps) or abs(timestamps[i] - as_of) > 1e-3 or i + horizon >= len(timestamps):
+        return None
+    return float(np.sum(measure[i + 1:i + horizon + 1])), math.log(closes[i + horizon] / last_close)
+
+
 def session_returns(open_: np.ndarray, close: np.ndarray, days: np.ndarray) -> np.ndarray:
     """One-bar log returns within the session: a day's first bar moves from its own open, so the
     overnight gap (a third to a half of the summed squared 5-minute returns on SPY and NVDA)
@@ -121,12 +132,6 @@ def har_at_last(variance: np.ndarray, windows, coefficients, floor: float) -> fl
     x = np.asarray(variance, dtype=np.float64)
     row = np.concatenate([[1.0], [x[-w:].mean() for w in windows]])
     return float(max(row @ np.asarray(coefficients, dtype=np.float64), floor))
-
-
-def har_windows_for(horizon: int) -> tuple[int, ...]:
-    """Corsi's 1 / 5 / 22 periods with a period of `horizon` bars: HAR at bar resolution for a
-    multi-bar horizon (for daily bars and horizon 1, the classic HAR)."""
-    return tuple(w * horizon for w in HAR_WINDOWS)
 
 
 def har_forecasts(variance: np.ndarray, train_end: int, horizon: int = 1,

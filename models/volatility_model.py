@@ -43,7 +43,7 @@ from models.input_range import InputShift, input_shifts
 from models.model_directory import BarModel
 from models.price_direction import CHANNELS as PRICE_CHANNELS
 from models.price_direction import ohlcv_features, patchtst_config
-from models.har_model import HarVolatilityModel, is_har_directory
+from models.har_model import HarVolatilityModel, har_variances, is_har_directory
 from models.risk import ReturnDistribution, return_quantile
 from models.session import MARKET_TZ
 
@@ -116,6 +116,7 @@ class VolatilityModelMetadata:
     bar_interval_s: float | None = None
     session: str | None = None  # "regular" or "all", as for the price model
     input_ranges: dict | None = None  # as PriceModelMetadata.input_ranges
+    har: dict | None = None  # HAR fitted on the same training bars: windows, coefficients, floor per horizon
     extra: dict = field(default_factory=dict)  # training config and window, metrics, commit
 
 
@@ -207,6 +208,16 @@ class VolatilityModel(BarModel):
         forecasts = self.predict_windows(window[None])[0]
         return ([ReturnDistribution(f.horizon, f.variance, f.nu, math.sqrt((f.nu - 2) / f.nu)) for f in forecasts],
                 self.input_shifts(window))
+
+
+    def benchmark_variances(self, bars: dict) -> list[float] | None:
+        """Per horizon, HAR's forecast at the last bar (fitted on this model's training bars):
+        the benchmark evaluation scores it beside. None for a model saved without it, or for
+        fewer bars than HAR's longest window."""
+        har = self.metadata.har
+        if har is None or len(bars["close"]) < max(har["windows"]):
+            return None
+        return har_variances(bars, har["windows"], har["coefficients"], har["floor"], self.needs_timestamps)
 
 
 def load_volatility_model(directory, prefer_gpu: bool = True) -> HarVolatilityModel | VolatilityModel:

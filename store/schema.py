@@ -55,6 +55,26 @@ price_predictions = Table(
     Index("price_predictions_symbol_as_of", "symbol", "as_of"),
 )
 
+risk_predictions = Table(  # one row per horizon of each risk block served
+    "risk_predictions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(128), index=True),
+    Column("symbol", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("as_of", Float, nullable=False),  # the last bar the model saw, epoch seconds
+    Column("last_close", Float, nullable=False),
+    Column("horizon", Integer, nullable=False),  # in bars
+    Column("model_version", String(256), nullable=False),
+    Column("variance", Float, nullable=False),  # the served forecast of the realised variance
+    Column("har_variance", Float),  # HAR's at the same bar, the benchmark (null where the model keeps none)
+    Column("var_95", Float, nullable=False),  # value at risk, a positive log return
+    Column("var_99", Float, nullable=False),
+    Column("realised_variance", Float),  # once known: the measure the model forecasts, summed over the horizon
+    Column("realised_return", Float),  # log return over the horizon, close to close
+    Column("realised_at", Float),
+    Index("risk_predictions_symbol_as_of", "symbol", "as_of"),
+)
+
 strategy_outcomes = Table(
     "strategy_outcomes", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

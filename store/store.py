@@ -26,11 +26,14 @@ from sqlalchemy import Connection, Engine, Table, case, create_engine, event, fu
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from models.bar_spacing import typical_spacing
 from models.evaluation import realised_direction
+from models.har_model import bar_measure
+from models.volatility import is_intraday, realised_after
 from models.strategy_weights import Evidence, Payoffs, PayoffSums
 from store import migrate, schema
 from store.errors import Conflict
-from store.schema import price_predictions, requests, strategy_outcomes, strategy_syncs
+from store.schema import price_predictions, requests, risk_predictions, strategy_outcomes, strategy_syncs
 
 TABLES = {t.name: t for t in schema.metadata.sorted_tables}
 LN2 = math.log(2.0)
@@ -105,6 +108,27 @@ def _claim(conn: Connection, request_id: str, route: str, digest: str, at: float
 def _answer(conn: Connection, request_id: str, result: dict) -> dict:
     conn.execute(update(requests).where(requests.c.request_id == request_id).values(result=result))
     return result
+
+
+def _settle_risk(conn: Connection, symbol: str, bars: dict, timestamps: np.ndarray, closes: np.ndarray,
+                 at: float) -> int:
+    """Settle the risk forecasts of `symbol` these bars decide, with the measure each forecast is
+    of: within-session squared returns for intraday bars, the Parkinson range for daily ones."""
+    r = risk_predictions
+    rows = conn.execute(select(r.c.id, r.c.as_of, r.c.last_close, r.c.horizon).where(
+        r.c.symbol == symbol, r.c.realised_variance.is_(None), r.c.as_of >= timestamps[0],
+        r.c.as_of <= timestamps[-1])).all()
+    if not rows:
+        return 0
+    measure = bar_measure(bars, is_intraday(typical_spacing(timestamps)))
+    settled = 0
+    for row in rows:
+        got = realised_after(row.as_of, row.last_close, row.horizon, timestamps, closes, measure)
+        if got is not None:
+            conn.execute(update(r).where(r.c.id == row.id, r.c.realised_variance.is_(None)).values(
+                realised_variance=got[0], realised_return=got[1], realised_at=at))
+            settled += 1
+    return settled
 
 
 class Store:
@@ -206,9 +230,12 @@ class Store:
 
     # ---- realised results -----------------------------------------------------------------
 
-    def settle(self, request_id: str, symbol: str, timestamps: np.ndarray, closes: np.ndarray, at: float) -> dict:
-        """Record the realised direction of every logged prediction of `symbol` these bars
-        decide; {settled, replayed}. A prediction is settled once: later bars change nothing."""
+    def settle(self, request_id: str, symbol: str, bars: dict, at: float) -> dict:
+        """Record the realised direction of every logged price prediction of `symbol` these bars
+        (the API's columns, epoch-second timestamps) decide, and the realised variance and return
+        of every logged risk forecast; {settled, risk_settled, replayed}. A prediction is settled
+        once: later bars change nothing."""
+        timestamps, closes = np.asarray(bars["timestamps"], dtype=np.float64), np.asarray(bars["close"])
         digest = fingerprint({"symbol": symbol, "t": timestamps.tolist(), "c": closes.tolist()})
         p = price_predictions
         with self.engine.begin() as conn:
@@ -224,7 +251,16 @@ class Store:
                     conn.execute(update(p).where(p.c.id == row.id, p.c.realised.is_(None)).values(
                         realised=got[0], realised_return=got[1], realised_at=at))
                     settled += 1
-            return _answer(conn, request_id, {"settled": settled, "replayed": False})
+            risk_settled = _settle_risk(conn, symbol, bars, timestamps, closes, at)
+            return _answer(conn, request_id, {"settled": settled, "risk_settled": risk_settled, "replayed": False})
+
+    def risk_predictions_since(self, symbol: str, since: float) -> list[dict]:
+        r = risk_predictions
+        query = select(r.c.model_version, r.c.as_of, r.c.horizon, r.c.variance, r.c.har_variance, r.c.var_95,
+                       r.c.var_99, r.c.realised_variance, r.c.realised_return).where(
+            r.c.symbol == symbol, r.c.created_at >= since).order_by(r.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r_._mapping) for r_ in conn.execute(query)]
 
     def price_predictions_since(self, symbol: str, since: float) -> list[dict]:
         p = price_predictions

@@ -14,7 +14,7 @@ os.environ.setdefault("RAY_TMPDIR", ray_tmpdir("ray"))
 
 import pytest  # noqa: E402
 
-from tests.support import make_tiny_bert, make_tiny_price_model  # noqa: E402
+from tests.support import make_tiny_bert, make_tiny_har_model, make_tiny_price_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,8 @@ def tiny_bert_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_price_dir(tmp_path_factory):
     return make_tiny_price_model(tmp_path_factory.mktemp("tiny-price"))
+
+
+@pytest.fixture(scope="session")
+def tiny_har_dir(tmp_path_factory):
+    return make_tiny_har_model(tmp_path_factory.mktemp("tiny-har"))

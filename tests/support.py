@@ -86,6 +86,19 @@ def make_tiny_price_model(directory: Path, version: str = "v-test", session: str
     return PriceDirectionModel(network, metadata, prefer_gpu=False).save(directory)
 
 
+def make_tiny_har_model(directory: Path, version: str = "har-test", session: str = "all") -> Path:
+    """A HAR volatility model for 5-minute bars with short windows (so the tests' short series
+    fit), as if fitted: horizons 4 (the tiny price model's) and 8."""
+    from models.har_model import HarModelMetadata, HarVolatilityModel
+
+    horizons, windows = [4, 8], [2, 4, 8]
+    metadata = HarModelMetadata(
+        model_id="har-tiny", version=version, horizons=horizons, windows=windows,
+        coefficients=[[0.0, 0.4 * h, 0.3 * h, 0.3 * h] for h in horizons], floor=[1e-12 * h for h in horizons],
+        nu=[5.0, 6.0], scale=[0.8, 0.9], bar_interval_s=300.0, session=session)
+    return HarVolatilityModel(metadata).save(directory)
+
+
 def random_walk_bars(n: int, seed: int = 0, start: float = 100.0) -> dict:
     """Valid OHLCV bars, 5 minutes apart, as the API's columnar payload."""
     rng = np.random.default_rng(seed)
@@ -143,13 +156,17 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
     raise AssertionError(f"{what} not reached within {timeout_s} s (last error: {last!r})")
 
 
-def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Path, port: int) -> dict:
-    """The repo's serve_config.yaml with only models, data dir and port swapped."""
+def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Path, port: int,
+                      volatility_model_dir: Path | None = None) -> dict:
+    """The repo's serve_config.yaml with only models, data dir and port swapped; without a
+    volatility model, a tiny HAR one is made beside the data dir."""
     config = yaml.safe_load((PROJECT_ROOT / "serve_config.yaml").read_text())
     config["http_options"]["port"] = port
     args = config["applications"][0]["args"]
     args["sentiment"]["model"] = str(sentiment_model)
     args["price"]["model_dir"] = str(price_model_dir)
+    args["volatility"]["model_dir"] = str(volatility_model_dir or make_tiny_har_model(
+        Path(data_dir).parent / f"{Path(data_dir).name}-tiny-har"))
     args["data_dir"] = str(data_dir)
     return config
 

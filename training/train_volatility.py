@@ -35,8 +35,9 @@ from models.volatility import (
     bar_variance,
     default_horizons,
     ewma_forecasts,
+    har_floor,
     har_forecasts,
-    har_windows_for,
+    har_windows_of,
     is_intraday,
     realised_variance,
     time_of_day_scale,
@@ -136,6 +137,7 @@ class PreparedVolatility:
     target_mean: np.ndarray
     target_std: np.ndarray
     baselines: dict[str, np.ndarray]  # name -> (bars, horizons) variance forecasts made at each bar
+    har: dict | None  # HAR's fit (har_benchmark), kept with the model as its benchmark
 
     def inputs(self, ends: np.ndarray) -> np.ndarray:
         """Normalised windows (len(ends), context_length, channels)."""
@@ -166,23 +168,30 @@ def prepare_volatility(frame: pd.DataFrame, config: VolatilityTrainConfig, split
     if time_of_day:
         local = frame.index.tz_convert(MARKET_TZ) if frame.index.tz is not None else frame.index
         seasonal = time_of_day_scale(r, (local.hour * 60 + local.minute).to_numpy(), train_end)
+    har_forecast, har = har_benchmark(samples.measure, horizons, train_end, har_windows_of(interval), floor)
     baselines = {
         "unconditional": np.broadcast_to(np.exp(log_train).mean(axis=0), samples.realised.shape),
-        "har": np.stack([har_or_nan(samples.measure, h, train_end, f) for h, f in zip(horizons, floor)], 1),
+        "har": har_forecast,
         "ewma": np.stack([np.maximum(ewma_forecasts(r, h, train_end, seasonal=seasonal), f)
                           for h, f in zip(horizons, floor)], 1),
     }
     return PreparedVolatility(frame, samples, split, horizons, channels_for(time_of_day), interval, mean, std, floor,
-                              log_train.mean(axis=0), log_train.std(axis=0), baselines)
+                              log_train.mean(axis=0), log_train.std(axis=0), baselines, har)
 
 
-def har_or_nan(measure: np.ndarray, horizon: int, train_end: int, floor: float) -> np.ndarray:
-    """HAR forecasts floored, or NaN throughout where training is too short to fit HAR."""
+def har_benchmark(measure: np.ndarray, horizons, train_end: int, windows: tuple[int, ...],
+                  floor: np.ndarray) -> tuple[np.ndarray, dict | None]:
+    """HAR fitted on the training bars with the report's windows: its forecasts at every bar,
+    (bars, horizons), floored; and what the served model needs to make them again (windows,
+    coefficients and floor per horizon). NaN and None where training is too short to fit HAR."""
     try:
-        return np.maximum(har_forecasts(measure, train_end, horizon, har_windows_for(horizon))[0], floor)
+        fits = [har_forecasts(measure, train_end, h, windows) for h in horizons]
     except ValueError as exc:
         logger.warning("no HAR baseline: %s", exc)
-        return np.full(len(measure), np.nan)
+        return np.full((len(measure), len(horizons)), np.nan), None
+    forecasts = np.stack([np.maximum(f, fl) for (f, _), fl in zip(fits, floor)], axis=1)
+    return forecasts, {"windows": list(windows), "coefficients": [c.tolist() for _, c in fits],
+                       "floor": [har_floor(measure, train_end, h) for h in horizons]}
 
 
 def batches(p: PreparedVolatility, ends: np.ndarray, batch_size: int, rng: np.random.Generator | None = None):
@@ -235,7 +244,7 @@ def finalize(network, p: PreparedVolatility, config: VolatilityTrainConfig, vers
         model_id=config.model_id, version=version, horizons=list(p.horizons), channels=p.channels,
         feature_mean=p.mean.tolist(), feature_std=p.std.tolist(), target_mean=p.target_mean.tolist(),
         target_std=p.target_std.tolist(), smearing=[1.0] * len(p.horizons), nu=[0.0] * len(p.horizons),
-        variance_floor=p.floor.tolist(), bar_interval_s=p.bar_interval_s, session=session,
+        variance_floor=p.floor.tolist(), bar_interval_s=p.bar_interval_s, session=session, har=p.har,
         input_ranges=fit_input_ranges((p.samples.features - p.mean) / p.std, p.split.train, config.context_length))
     model = VolatilityModel(network, metadata, prefer_gpu=False)
     log_mean, _ = model.predict_log_variance(p.inputs(p.split.train))

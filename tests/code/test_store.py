@@ -23,6 +23,7 @@ from store.writer import BatchedWriter
 from tests.support import PROJECT_ROOT
 
 DAY = 24 * 3600.0
+DAY_S = 86_400.0
 RECORDS = {
     "signals": {"request_id": "r1", "symbol": "SPY", "created_at": 1.0, "decision": "BUY", "score": 0.4,
                 "confidence": 0.4, "shadow": True, "model_versions": {"price": "patchtst@v1"},
@@ -32,6 +33,9 @@ RECORDS = {
     "price_predictions": {"request_id": "r1", "symbol": "SPY", "created_at": 1.0, "as_of": 100.0,
                           "last_close": 10.0, "horizon": 4, "flat_band_bp": 5.0, "model_version": "patchtst@v1",
                           "p_up": 0.6, "p_flat": 0.2, "p_down": 0.2},
+    "risk_predictions": {"request_id": "r1", "symbol": "SPY", "created_at": 1.0, "as_of": 100.0 * DAY_S,
+                         "last_close": 10.0, "horizon": 2, "model_version": "har-rv@v1", "variance": 1e-4,
+                         "har_variance": 1e-4, "var_95": 0.02, "var_99": 0.03},
     "model_promotions": {"deployment": "price", "model_id": "patchtst", "version": "v1", "source": "/m/v1",
                          "at": 2.0, "outcome": "loaded", "error": None},
 }
@@ -149,12 +153,33 @@ def test_a_sync_resent_keeps_its_first_window(store):
         store.record_sync("sync", days=30, now=1001 * DAY)
 
 
+def api_bars(timestamps, closes, high=None, low=None) -> dict:
+    closes = np.asarray(closes, dtype=np.float64)
+    return {"timestamps": list(timestamps), "open": list(closes), "close": list(closes), "volume": [1.0] * len(closes),
+            "high": list(closes * 1.01 if high is None else high), "low": list(closes * 0.99 if low is None else low)}
+
+
 def test_settling_twice_settles_once(store):
     store.write([("price_predictions", RECORDS["price_predictions"])])
-    timestamps, closes = np.arange(100.0, 110.0), np.linspace(10.0, 11.0, 10)
-    assert store.settle("s1", "SPY", timestamps, closes, at=200.0) == {"settled": 1, "replayed": False}
-    assert store.settle("s1", "SPY", timestamps, closes, at=201.0) == {"settled": 1, "replayed": True}
-    assert store.settle("s2", "SPY", timestamps, closes, at=202.0) == {"settled": 0, "replayed": False}
+    bars = api_bars(np.arange(100.0, 110.0), np.linspace(10.0, 11.0, 10))
+    assert store.settle("s1", "SPY", bars, at=200.0) == {"settled": 1, "risk_settled": 0, "replayed": False}
+    assert store.settle("s1", "SPY", bars, at=201.0) == {"settled": 1, "risk_settled": 0, "replayed": True}
+    assert store.settle("s2", "SPY", bars, at=202.0) == {"settled": 0, "risk_settled": 0, "replayed": False}
+
+
+def test_a_daily_risk_forecast_settles_with_the_range_variance_of_the_days_after_it(store):
+    """Two days after the forecast's day: their Parkinson variances summed, and the close-to-close return."""
+    store.write([("risk_predictions", RECORDS["risk_predictions"])])
+    days = np.arange(99, 104) * DAY_S
+    closes = np.array([10.0, 10.0, 10.5, 10.2, 10.4])
+    high, low = closes * np.array([1.01, 1.01, 1.03, 1.02, 1.01]), closes * 0.99
+    assert store.settle("r", "SPY", api_bars(days[:3], closes[:3], high[:3], low[:3]), at=1.0)["risk_settled"] == 0
+    assert store.settle("r2", "SPY", api_bars(days, closes, high, low), at=2.0)["risk_settled"] == 1
+    (row,) = store.rows("risk_predictions")
+    parkinson = np.log(high / low) ** 2 / (4 * np.log(2))
+    assert row["realised_variance"] == pytest.approx(parkinson[2] + parkinson[3])
+    assert row["realised_return"] == pytest.approx(np.log(10.2 / 10.0))
+    assert store.settle("r3", "SPY", api_bars(days, closes * 2, high * 2, low * 2), at=3.0)["risk_settled"] == 0
 
 
 def test_acknowledged_outcomes_survive_a_crash(tmp_path):

@@ -13,7 +13,9 @@ from models.volatility import (
     garch_forecasts,
     har_design,
     har_forecasts,
-    har_windows_for,
+    har_at_last,
+    har_floor,
+    har_windows_of,
     parkinson_variance,
     realised_variance,
     time_of_day_scale,
@@ -140,17 +142,29 @@ def test_return_quantile_scales_a_student_t():
     assert return_quantile(0.05, 4e-4, 5.0, 2.0) == pytest.approx(-4 * return_quantile(0.95, 1e-4, 5.0))
 
 
-def test_har_at_bar_resolution_is_the_classic_har_for_one_bar():
-    """Windows of 1, 5 and 22 horizons for a multi-bar horizon; too little training says so."""
+def test_har_windows_are_corsis_for_daily_bars_and_an_hour_a_session_a_week_intraday():
+    """For daily bars the classic HAR; windows of more bars need as many behind each forecast,
+    and too little training says so."""
+    assert har_windows_of(86_400) == (1, 5, 22) and har_windows_of(300) == (12, 78, 390)
     r = np.random.default_rng(5).normal(0, 0.01, 600)
     classic, b_classic = har_forecasts(r ** 2, train_end=400)
-    bars, b_bars = har_forecasts(r ** 2, 400, 1, har_windows_for(1))
-    np.testing.assert_allclose(b_bars, b_classic)
-    np.testing.assert_allclose(bars[21:], classic[21:])
-    five, _ = har_forecasts(r ** 2, 400, 5, har_windows_for(5))
-    assert np.isnan(five[:109]).all() and (five[109:] > 0).all()  # needs 22 x 5 bars behind it
+    daily, b_daily = har_forecasts(r ** 2, 400, 1, har_windows_of(86_400))
+    np.testing.assert_allclose(b_daily, b_classic)
+    np.testing.assert_allclose(daily[21:], classic[21:])
+    five, _ = har_forecasts(r ** 2, 400, 5, (5, 25, 110))
+    assert np.isnan(five[:109]).all() and (five[109:] > 0).all()  # needs 110 bars behind it
     with pytest.raises(ValueError, match="HAR needs more"):
-        har_forecasts(r ** 2, 100, 5, har_windows_for(5))
+        har_forecasts(r ** 2, 100, 5, (5, 25, 110))
+
+
+def test_har_at_the_last_bar_is_the_walk_forward_forecast_there():
+    """What the served model computes from a request's bars is what the report scored."""
+    x = np.random.default_rng(6).gamma(2.0, 1e-5, 900)
+    windows = (12, 78, 390)
+    forecasts, coefficients = har_forecasts(x, 600, 12, windows)
+    floor = har_floor(x, 600, 12)
+    for t in (500, 700, 899):
+        assert har_at_last(x[t - 400:t + 1], windows, coefficients, floor) == pytest.approx(forecasts[t], rel=1e-12)
 
 
 def test_session_returns_leave_the_overnight_gap_out():

@@ -12,6 +12,7 @@ from scipy.stats import norm
 
 from models.volatility_model import (
     TIME_CHANNELS,
+    load_volatility_model,
     VolatilityModel,
     fit_nu,
     unit_variance_quantile,
@@ -72,7 +73,7 @@ def test_intraday_model_shapes_and_save_load_round_trip(tmp_path):
     assert model.metadata.horizons == [12, 78] and model.metadata.channels[-2:] == list(TIME_CHANNELS)
     assert set(metrics["test"]) == {"samples", "h12", "h78"} and len(metrics["history"]) == 1
     assert set(metrics["test"]["h12"]) == {"model", "unconditional", "har", "ewma", "var_breach_rate"}
-    assert metrics["test"]["h78"]["har"] is None  # 1,200 bars are too few for HAR over 22 sessions
+    assert metrics["test"]["h78"]["har"]["qlike"] > 0  # HAR's windows (an hour, a session, a week) fit in 1,200 bars
 
     bars = [frame[c].to_numpy() for c in OHLCV]
     window = model.window(*bars, timestamps=frame.index)
@@ -95,6 +96,19 @@ def test_intraday_model_shapes_and_save_load_round_trip(tmp_path):
     for a, b in zip(model.predict_log_variance(windows), loaded.predict_log_variance(windows)):
         np.testing.assert_array_equal(a, b)
     assert loaded.predict_windows(window[None]) == [forecasts]
+
+    # Served from the API's columns: the same forecast, with HAR fitted on the same training bars beside it.
+    api_bars = {"timestamps": [t.timestamp() for t in frame.index.tz_localize("America/New_York")],
+                **{c: frame[c].tolist() for c in OHLCV}}
+    served = load_volatility_model(tmp_path / "vol", prefer_gpu=False)
+    distributions, shifts = served.forecast_bars(api_bars)
+    assert [d.variance for d in distributions] == pytest.approx([f.variance for f in forecasts])
+    assert [d.value_at_risk(0.95) for d in distributions] == pytest.approx([f.var_95 for f in forecasts])
+    assert shifts is not None
+    har = model.metadata.har
+    assert har["windows"] == [12, 78, 390]
+    assert all(v > 0 for v in served.benchmark_variances(api_bars))
+    assert served.benchmark_variances({k: v[-100:] for k, v in api_bars.items()}) is None  # shorter than a week
 
 
 def test_clustered_volatility_is_forecast_better_than_the_training_mean(clustered):

@@ -33,7 +33,7 @@ def http(ray_cluster):
 
 
 @pytest.fixture(scope="session")
-def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+def client(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
     """The real graph on tiny models, deployed once for the session; waits until all branches are ready."""
     from ray import serve
 
@@ -44,9 +44,10 @@ def client(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
         "data_dir": str(tmp_path_factory.mktemp("data")),
         "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
-        "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
+        "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},
+        "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},
         "ledger": {"record_interval_s": 0.2, "strategies": {"names": TEST_STRATEGIES}},
-        "ingress": {"shadow": False,
+        "ingress": {"shadow": False, "quorum": ["sentiment", "price", "volatility"],
                     "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536,
                                "max_outcomes": 8}},
     })

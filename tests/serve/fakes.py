@@ -10,7 +10,7 @@ class SlowBranch:
     async def _hang(self, *args):
         await asyncio.sleep(30)
 
-    score = predict = strategy_weights = record_outcomes = status = _hang
+    score = predict = forecast = strategy_weights = record_outcomes = status = _hang
 
     async def log(self, records):
         return None
@@ -21,4 +21,4 @@ class FailingBranch:
     async def _fail(self, *args):
         raise RuntimeError("simulated device fault")
 
-    score = predict = strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail
+    score = predict = forecast = strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail

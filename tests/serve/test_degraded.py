@@ -4,10 +4,11 @@ import pytest
 import ray
 from ray import serve
 
-from deployments.config import IngressConfig, PriceConfig, SentimentConfig
+from deployments.config import IngressConfig, PriceConfig, SentimentConfig, VolatilityConfig
 from deployments.ingress import SignalIngress
 from deployments.price import PriceDeployment
 from deployments.sentiment import SentimentDeployment
+from deployments.volatility import VolatilityDeployment
 from models.signal_merge import MergeConfig
 from tests.support import exported_metrics, random_walk_bars, wait_until
 from tests.serve.fakes import FailingBranch, SlowBranch
@@ -19,12 +20,14 @@ QUICK_RETRY = {"initial_s": 0.2, "max_s": 0.5}
 
 @pytest.fixture(scope="module")
 def offline(http, tmp_path_factory):
-    """No sentiment checkpoint, no trained price model, a Ledger that hangs."""
+    """No sentiment checkpoint, no trained price or volatility model, a Ledger that hangs."""
     missing = tmp_path_factory.mktemp("empty")
     sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(missing / "finbert")), False, None)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(missing / "price")}).bind(
         PriceConfig(), False, None)
-    serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, SlowBranch.bind(), INGRESS),
+    volatility = VolatilityDeployment.options(**SMALL, user_config={"model_dir": str(missing / "volatility")}).bind(
+        VolatilityConfig(), False, None)
+    serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, volatility, SlowBranch.bind(), INGRESS),
               name="offline", route_prefix="/offline")
     wait_until(lambda: http.get("/offline/healthz").status_code == 200, 60, "offline app up")
     wait_until(lambda: http.get("/offline/readyz").json()["branches"]["sentiment"]["state"] == "unavailable",
@@ -36,7 +39,7 @@ def offline(http, tmp_path_factory):
 @pytest.fixture(scope="module")
 def faulty(http):
     failing = FailingBranch.bind()
-    serve.run(SignalIngress.options(**SMALL).bind(failing, failing, failing, INGRESS),
+    serve.run(SignalIngress.options(**SMALL).bind(failing, failing, failing, failing, INGRESS),
               name="faulty", route_prefix="/faulty")
     wait_until(lambda: http.get("/faulty/healthz").status_code == 200, 60, "faulty app up")
     yield http
@@ -52,12 +55,15 @@ def test_offline_branches_are_named_with_what_to_do(offline):
     assert r.status_code == 200, r.text
     signal = r.json()
     reasons = {d["branch"]: d["reason"] for d in signal["degraded"]}
-    assert set(reasons) == {"sentiment", "price", "strategies"}
+    assert set(reasons) == {"sentiment", "price", "volatility", "strategies"}
     assert "could not be loaded" in reasons["sentiment"] and "local directory" in reasons["sentiment"]
     assert "investiq train" in reasons["price"]
+    assert "investiq train-volatility" in reasons["volatility"]
     assert reasons["strategies"] == "timed out after 0.5 s"
     categories = {d["branch"]: d["category"] for d in signal["degraded"]}
-    assert categories == {"sentiment": "model_unavailable", "price": "model_unavailable", "strategies": "timeout"}
+    assert categories == {"sentiment": "model_unavailable", "price": "model_unavailable",
+                          "volatility": "model_unavailable", "strategies": "timeout"}
+    assert signal["risk"] is None and signal["expected_move"] is None
     assert signal["decision"] == "HOLD" and signal["score"] == 0.0
     assert signal["actionable"] is False
     assert signal["not_actionable_because"] == ["sentiment degraded (model_unavailable)",
@@ -78,6 +84,7 @@ def test_readyz_reports_each_branch(offline):
     assert body["status"] == "degraded"
     assert body["branches"]["price"]["state"] == "unavailable"
     assert "investiq train" in body["branches"]["price"]["reason"]
+    assert body["branches"]["volatility"]["state"] == "unavailable"
     assert body["branches"]["ledger"]["state"] == "unreachable"
 
 
@@ -86,28 +93,32 @@ def test_single_routes_answer_503_with_the_reason(offline):
     assert r.status_code == 503 and "investiq train" in r.json()["detail"]
     r = offline.post("/offline/v1/sentiment", json={"texts": ["shares rose"]})
     assert r.status_code == 503 and "sentiment unavailable" in r.json()["detail"]
+    r = offline.post("/offline/v1/risk", json={"symbol": "SPY", "bars": random_walk_bars(40)})
+    assert r.status_code == 503 and "investiq train-volatility" in r.json()["detail"]
 
 
 def test_failing_branches_still_yield_a_signal(faulty):
     r = faulty.post("/faulty/v1/signal", json={**SIGNAL, "outcomes": [{"strategy": "s", "outcome": "win"}]})
     assert r.status_code == 200, r.text
     signal = r.json()
-    assert {d["branch"] for d in signal["degraded"]} == {"sentiment", "price", "strategies"}
+    assert {d["branch"] for d in signal["degraded"]} == {"sentiment", "price", "volatility", "strategies"}
     assert all("simulated device fault" in d["reason"] for d in signal["degraded"])
     assert signal["outcomes_recorded"] == 0  # not acknowledged: the agent must resend
     assert signal["decision"] == "HOLD"
 
 
 @pytest.fixture(scope="module")
-def one_sided(http, tiny_bert_dir, tmp_path_factory):
-    """Sentiment answers, price has no model: the signal rests on one headline's sentiment."""
+def one_sided(http, tiny_bert_dir, tiny_har_dir, tmp_path_factory):
+    """Sentiment and volatility answer, price has no model: the signal rests on one headline's sentiment."""
     sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(tiny_bert_dir)), False, None)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(tmp_path_factory.mktemp("none"))}).bind(
         PriceConfig(), False, None)
+    volatility = VolatilityDeployment.options(**SMALL, user_config={"model_dir": str(tiny_har_dir)}).bind(
+        VolatilityConfig(), False, None)
     # Acting on sentiment alone takes a threshold of the operator's: the price model's is not there.
     quorum_of_one = INGRESS.model_copy(update={"quorum": ["sentiment"], "merge": MergeConfig(threshold=0.05)})
     for name, config in (("one-sided", INGRESS), ("sentiment-quorum", quorum_of_one)):
-        serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, FailingBranch.bind(), config),
+        serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, volatility, FailingBranch.bind(), config),
                   name=name, route_prefix=f"/{name}")
     wait_until(lambda: http.get("/one-sided/readyz").json()["branches"]["sentiment"]["ready"], 60, "sentiment up")
     yield http
@@ -121,6 +132,7 @@ def test_a_signal_with_a_directional_branch_down_is_not_actionable(one_sided):
     assert [d["branch"] for d in signal["degraded"] if d["branch"] != "strategies"] == ["price"]
     assert signal["actionable"] is False
     assert "price degraded (model_unavailable)" in signal["not_actionable_because"]
+    assert signal["risk"]["version"] == "har-test" and signal["expected_move"] is None  # no price horizon to read
     # A signal that never asked for price is not actionable on sentiment alone either ...
     no_bars = one_sided.post("/one-sided/v1/signal", json={"symbol": "SPY", "news": body["news"]}).json()
     assert no_bars["actionable"] is False
@@ -139,7 +151,7 @@ def test_the_sentiment_branch_heals_when_its_model_appears(http, tmp_path_factor
     sentiment = SentimentDeployment.options(**SMALL).bind(
         SentimentConfig.model_validate({"model": str(later), "load_retry": QUICK_RETRY}), False, None)
     failing = FailingBranch.bind()
-    serve.run(SignalIngress.options(**SMALL).bind(sentiment, failing, failing, INGRESS),
+    serve.run(SignalIngress.options(**SMALL).bind(sentiment, failing, failing, failing, INGRESS),
               name="healing", route_prefix="/healing")
     try:
         status = wait_until(lambda: (b := http.get("/healing/readyz").json()["branches"]["sentiment"])["state"]

@@ -15,10 +15,11 @@ from tests.support import PROJECT_ROOT, wait_until
 
 
 @pytest.fixture(scope="module")
-def fuzz_base(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+def fuzz_base(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
     config = GraphConfig.model_validate({
         "data_dir": str(tmp_path_factory.mktemp("fuzz")), "device_policy": "cpu",
-        "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)}})
+        "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)},
+        "volatility": {"model_dir": str(tiny_har_dir)}})
     serve.run(build_app(config), name="fuzz", route_prefix="/fuzz")
     wait_until(lambda: http.get("/fuzz/readyz").json()["status"] == "ready", 90, "fuzz app ready")
     yield f"{str(http.base_url).rstrip('/')}/fuzz"

@@ -1,13 +1,19 @@
-"""The real graph on tiny models, in the session's Ray: fan-out, merge, cache, batching,
-placement on the planned cards, and outcomes that survive a replica restart."""
+"""The real graph on tiny models, in the session's Ray: fan-out, merge, the risk block and its
+settlement, cache, batching, placement on the planned cards, and outcomes that survive a
+replica restart."""
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import ray
 from ray import serve
 
+from deployments.schemas import Bars
+from models.har_model import HarVolatilityModel
+from models.risk_scores import qlike
 from models.signal_merge import MergeConfig, merge_signal
 from tests.support import TINY_CONTEXT, random_walk_bars
 from tests.serve.conftest import APP, LONG_BATCH_WAIT_S
@@ -42,9 +48,30 @@ def test_signal_fans_out_and_merges(client):
                             signal["price"]["threshold"])
     assert signal["decision"] == expected.decision and signal["threshold"] == 0.02
     assert signal["score"] == pytest.approx(signal["price"]["score"])  # the model's threshold: price alone decides
-    assert set(signal["model_versions"]) == {"sentiment", "price"}
+    assert set(signal["model_versions"]) == {"sentiment", "price", "volatility"}
     assert signal["model_versions"]["price"] == "patchtst-tiny@v-test"
-    assert set(signal["latency_ms"]) == {"sentiment", "price", "strategies", "total"}
+    assert signal["model_versions"]["volatility"] == "har-tiny@har-test"
+    assert set(signal["latency_ms"]) == {"sentiment", "price", "volatility", "strategies", "total"}
+
+
+def test_the_signal_carries_the_risk_block_of_the_served_volatility_model(client, tiny_har_dir):
+    """Per horizon what the HAR model forecasts from the same bars; the position scale sizes a
+    position to the configured annual volatility; the expected move is the return's spread over
+    the price model's horizon."""
+    bars = random_walk_bars(TINY_CONTEXT + 20, seed=3)
+    signal = client.post("/v1/signal", json={"symbol": "SPY", "bars": bars}).json()
+    risk = signal["risk"]
+    assert risk["forecaster"] == "har" and risk["version"] == "har-test" and risk["out_of_distribution"] is None
+    distributions, _ = HarVolatilityModel.load(tiny_har_dir).forecast_bars(Bars.model_validate(bars).columns())
+    assert [h["horizon"] for h in risk["horizons"]] == [4, 8]
+    for served, d in zip(risk["horizons"], distributions):
+        assert served["variance"] == pytest.approx(d.variance) and served["har_variance"] == served["variance"]
+        assert served["var_95"] == pytest.approx(d.value_at_risk(0.95))
+        assert served["var_99"] > served["var_95"] > 0
+        assert served["interval_90"] == pytest.approx([d.quantile(0.05), d.quantile(0.95)])
+        target = risk["target_annual_volatility"] * math.sqrt(d.horizon / (252 * 78))  # 5-minute bars
+        assert served["position_scale"] == pytest.approx(min(1.0, target / d.return_std))
+    assert signal["expected_move"] == pytest.approx(risk["horizons"][0]["return_std"])  # the price horizon, 4 bars
 
 
 def test_single_branch_routes(client):
@@ -65,9 +92,10 @@ def test_single_branch_routes(client):
 
 def test_each_replica_lands_on_the_planned_card(client):
     branches = client.get("/readyz").json()["branches"]
-    # Plan: sentiment 0.5 + price 0.5 fill card 0; CPU-only branches get no card.
+    # Plan: sentiment 0.5 + price 0.25 + volatility 0.25 fill card 0; CPU-only branches get no card.
     assert branches["sentiment"]["gpu_ids"] == ["0"]
     assert branches["price"]["gpu_ids"] == ["0"]
+    assert branches["volatility"]["gpu_ids"] == ["0"]
     assert branches["ledger"]["gpu_ids"] == []
     assert branches["price"]["version"] == "v-test"
 
@@ -87,6 +115,30 @@ def test_repeated_text_is_served_from_the_cache(client):
     after = _stats("Sentiment")
     assert after["cache_misses"] - before["cache_misses"] == 1
     assert after["cache_hits"] - before["cache_hits"] == 2
+
+
+def test_risk_forecasts_are_settled_with_the_realised_variance_and_scored_beside_har(client):
+    """/v1/risk logs one forecast per horizon; the bars after it settle them with the variance
+    of the moves that followed (within-session squared returns for 5-minute bars); /v1/evaluate
+    scores them with QLIKE beside HAR's and counts VaR breaches."""
+    bars = random_walk_bars(TINY_CONTEXT + 40, seed=11)
+    first = {k: v[:TINY_CONTEXT] for k, v in bars.items()}
+    risk = client.post("/v1/risk", json={"symbol": "VOLT", "bars": first})
+    assert risk.status_code == 200, risk.text
+    settled = client.post("/v1/price/realised", json={"symbol": "VOLT", "bars": bars}).json()
+    assert settled["risk_settled"] == 2  # one forecast per horizon
+    evaluation = client.get("/v1/evaluate/VOLT").json()
+    assert evaluation["volatility_unsettled"] == 0
+    (scores_4, scores_8) = evaluation["volatility_by_model_version"]["har-tiny@har-test"]
+    closes, t0 = np.asarray(bars["close"]), TINY_CONTEXT - 1
+    for scores, forecast in zip((scores_4, scores_8), risk.json()["horizons"]):
+        h = forecast["horizon"]
+        realised = float(np.sum(np.diff(np.log(closes[t0:t0 + h + 1])) ** 2))  # one session: no day starts
+        assert scores["horizon"] == h and scores["n"] == 1
+        assert scores["qlike"] == pytest.approx(qlike(forecast["variance"], realised))
+        assert scores["qlike_har"] == pytest.approx(scores["qlike"])  # HAR is the served model
+        breached = np.log(closes[t0 + h] / closes[t0]) < -forecast["var_95"]
+        assert scores["var_95"]["breaches"] == int(breached) and scores["var_95"]["n"] == 1
 
 
 def test_a_lone_request_does_not_wait_for_company(client):

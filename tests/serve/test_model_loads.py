@@ -26,7 +26,8 @@ def deploy_loads(data, model_dir) -> None:
     ledger = Ledger.options(**SMALL).bind(LedgerConfig(), sqlite_url(data))
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(model_dir)}).bind(
         PriceConfig.model_validate(QUICK_RETRY), False, ledger)
-    serve.run(SignalIngress.options(**SMALL).bind(FailingBranch.bind(), price, ledger, IngressConfig()),
+    serve.run(SignalIngress.options(**SMALL).bind(FailingBranch.bind(), price, FailingBranch.bind(), ledger,
+                                                    IngressConfig()),
               name="loads", route_prefix="/loads")
 
 

@@ -92,7 +92,7 @@ def test_a_request_may_ask_for_shadow(client):
 def shadowed(http):
     """An ingress whose operator runs it in shadow mode."""
     failing = FailingBranch.bind()
-    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, IngressConfig(shadow=True))
+    ingress = SignalIngress.options(**SMALL).bind(failing, failing, failing, failing, IngressConfig(shadow=True))
     serve.run(ingress, name="shadowed", route_prefix="/shadowed")
     wait_until(lambda: http.get("/shadowed/healthz").status_code == 200, 60, "shadowed app up")
     yield http
@@ -123,7 +123,7 @@ def keyed(http, tmp_path_factory):
     """An ingress with an API key in its environment, over branches that fail (auth comes first)."""
     failing = FailingBranch.bind()
     options = {"ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": {"INVESTIQ_API_KEY": "s3cret"}}}}
-    ingress = SignalIngress.options(**options).bind(failing, failing, failing, IngressConfig(shadow=False))
+    ingress = SignalIngress.options(**options).bind(failing, failing, failing, failing, IngressConfig(shadow=False))
     serve.run(ingress, name="keyed", route_prefix="/keyed")
     wait_until(lambda: http.get("/keyed/healthz").status_code == 200, 60, "keyed app up")
     yield http
@@ -155,7 +155,7 @@ def bounded(http, tmp_path_factory):
     slow = SlowBranch.bind()
     ingress = SignalIngress.options(ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=1,
                                     max_queued_requests=1).bind(
-        slow, slow, slow, IngressConfig.model_validate({"timeouts": {"single_route_budget": 3}}))
+        slow, slow, slow, slow, IngressConfig.model_validate({"timeouts": {"single_route_budget": 3}}))
     serve.run(ingress, name="bounded", route_prefix="/bounded")
     wait_until(lambda: http.get("/bounded/healthz").status_code == 200, 60, "bounded app up")
     yield http
@@ -179,12 +179,13 @@ def test_past_its_queue_the_graph_answers_503_at_once(bounded):
 # ---- replicas killed under load --------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def chaos(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+def chaos(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("chaos")
     config = GraphConfig.model_validate({
         "data_dir": str(data_dir), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir), "placement": {"num_replicas": 2, "num_cpus": 0.1}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_cpus": 0.1}},
+        "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_cpus": 0.1}},
         "ledger": {"placement": {"num_cpus": 0.1}},
         "ingress": {"placement": {"num_cpus": 0.1}},
     })

@@ -15,12 +15,12 @@ APP, PREFIX = "restart", "/restart"
 
 
 @pytest.fixture(scope="module")
-def deploy(http, tiny_bert_dir, tiny_price_dir, tmp_path_factory):
+def deploy(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("restart-data")
     config = GraphConfig.model_validate({
         "data_dir": str(data_dir), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)},
-        "ledger": {"record_interval_s": 3600},  # only a shutdown writes the records
+        "volatility": {"model_dir": str(tiny_har_dir)}, "ledger": {"record_interval_s": 3600},  # only a shutdown writes the records
     })
 
     def start() -> InvestIQClient:
