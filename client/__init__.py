@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from client import calls
 from deployments.schemas import (
     Bars, EvaluationResponse, HealthResponse, OutcomesResponse, PriceResponse, ReadinessResponse, RealisedResponse,
+    RiskResponse,
     SentimentResponse, SignalRequest, SignalResponse, StrategyOutcome, StrategyWeightsResponse, SyncResponse,
 )
 
@@ -115,6 +116,9 @@ class InvestIQClient:
     def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
         return self.send(calls.predict_price(symbol, bars))
 
+    def forecast_risk(self, symbol: str, bars: Bars | dict) -> RiskResponse:
+        return self.send(calls.forecast_risk(symbol, bars))
+
     def record_realised(self, symbol: str, bars: Bars | dict, request_id: str | None = None) -> RealisedResponse:
         return self.send(calls.record_realised(symbol, bars, request_id))
 
@@ -171,6 +175,9 @@ class AsyncInvestIQClient:
 
     async def predict_price(self, symbol: str, bars: Bars | dict) -> PriceResponse:
         return await self.send(calls.predict_price(symbol, bars))
+
+    async def forecast_risk(self, symbol: str, bars: Bars | dict) -> RiskResponse:
+        return await self.send(calls.forecast_risk(symbol, bars))
 
     async def record_realised(self, symbol: str, bars: Bars | dict, request_id: str | None = None) -> RealisedResponse:
         return await self.send(calls.record_realised(symbol, bars, request_id))

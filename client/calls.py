@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from deployments.schemas import (
     Bars, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest, PriceResponse, ReadinessResponse,
-    RealisedRequest, RealisedResponse, SentimentRequest, SentimentResponse, SignalRequest, SignalResponse,
+    RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest, SentimentResponse, SignalRequest, SignalResponse,
     StrategyOutcome, StrategyWeightsResponse, SyncResponse,
 )
 
@@ -75,6 +75,10 @@ def strategy_weights(draw: bool = False) -> Call[StrategyWeightsResponse]:
 
 def predict_price(symbol: str, bars: Bars | dict) -> Call[PriceResponse]:
     return Call("POST", "/v1/price/predict", PriceResponse, PriceRequest(symbol=symbol, bars=_as(Bars, bars)))
+
+
+def forecast_risk(symbol: str, bars: Bars | dict) -> Call[RiskResponse]:
+    return Call("POST", "/v1/risk", RiskResponse, RiskRequest(symbol=symbol, bars=_as(Bars, bars)))
 
 
 def record_realised(symbol: str, bars: Bars | dict, request_id: str | None = None) -> Call[RealisedResponse]:

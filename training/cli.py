@@ -108,6 +108,8 @@ def _qlike_table(part: dict) -> dict:
     model's metadata); None for a baseline that could not forecast every window."""
     table = {}
     for horizon, scores in part.items():
+        if not isinstance(scores, dict):  # PatchTST's figures also count their windows
+            continue
         forecasters = scores.get("forecasters", scores)  # HAR's figures nest them; PatchTST's do not
         table[horizon] = {name: None if s is None else round(s["qlike"], 4) for name, s in forecasters.items()
                           if s is None or (isinstance(s, dict) and "qlike" in s)}
@@ -159,7 +161,9 @@ def cmd_models(args: argparse.Namespace) -> None:
     registry = ModelRegistry(args.registry)
     production = registry.production()
     for version in registry.versions():
-        print(("* " if version == production else "  ") + version_line(version, registry.metadata(version)))
+        meta = registry.metadata(version)
+        line = volatility_version_line(version, meta) if "horizons" in meta else version_line(version, meta)
+        print(("* " if version == production else "  ") + line)
     if production is None:
         print("(no production version)")
 
@@ -193,6 +197,22 @@ def version_line(version: str, meta: dict) -> str:
                                        else f" [{gate['reasons'][0]}]")
     if extra.get("mlflow_run_id"):
         line += f"  mlflow_run={extra['mlflow_run_id']}"
+    return line
+
+
+def volatility_version_line(version: str, meta: dict) -> str:
+    """One volatility registry version: forecaster, horizons, bars, test QLIKE beside HAR's, the gate."""
+    forecaster = meta.get("forecaster", "patchtst")
+    interval = meta.get("bar_interval_s")
+    line = (f"{version}  forecaster={forecaster}  horizons={meta['horizons']}"
+            f"  bars={'?' if interval is None else f'{interval:g}s'}/{meta.get('session') or '?'}"
+            f"  bars_until={meta['extra'].get('data_window', {}).get('last_bar')}")
+    gate = meta["extra"].get("gate")
+    if gate:
+        figures = "; ".join(f"{h} {q['candidate']:.3f} vs HAR {q['har']:.3f}" if q["har"] is not None
+                            else f"{h} {q['candidate']:.3f} vs HAR –" for h, q in gate["figures"]["test_qlike"].items())
+        verdict = "promoted" if gate["promoted"] else "passed" if gate["passed"] else "refused"
+        line += f"  test_qlike=[{figures}]  gate={verdict}"
     return line
 
 

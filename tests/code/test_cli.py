@@ -46,15 +46,35 @@ def test_every_subcommand_has_help(command, capsys):
     assert exit_.value.code == 0 and "usage: investiq" in capsys.readouterr().out
 
 
-def test_train_volatility_writes_a_model_directory(tmp_path, capsys):
+def test_train_volatility_writes_a_patchtst_model_directory(tmp_path, capsys):
     from models.volatility_model import VolatilityModel
 
     random_walk_frame(900, seed=2).to_csv(tmp_path / "bars.csv")
-    main(["train-volatility", "--bars", str(tmp_path / "bars.csv"), "--out", str(tmp_path / "vol"),
-          "--horizons", "1", "4", "--context-length", "32", "--max-epochs", "1", "--version", "v"])
+    main(["train-volatility", "--forecaster", "patchtst", "--bars", str(tmp_path / "bars.csv"), "--out",
+          str(tmp_path / "vol"), "--horizons", "1", "4", "--context-length", "32", "--max-epochs", "1",
+          "--version", "v"])
     summary = json.loads(capsys.readouterr().out)
-    assert summary["horizons"] == [1, 4] and set(summary["test"]) == {"samples", "h1", "h4"}
+    assert summary["horizons"] == [1, 4] and set(summary["test"]) == {"h1", "h4"}
+    assert set(summary["test"]["h1"]) == {"model", "unconditional", "har", "ewma"}
     assert VolatilityModel.load(tmp_path / "vol", prefer_gpu=False).metadata.version == "v"
+
+
+def test_har_volatility_models_go_through_a_registry_its_gate_and_a_rollback(tmp_path, capsys):
+    """HAR passes the gate as its own benchmark; the listing shows each version's test QLIKE."""
+    random_walk_frame(3000, seed=2).to_csv(tmp_path / "bars.csv")
+    registry = str(tmp_path / "volatility")
+    for version in ("a", "b"):
+        main(["train-volatility", "--bars", str(tmp_path / "bars.csv"), "--registry", registry, "--promote",
+              "--version", version])
+        decision = json.loads(capsys.readouterr().out)["decision"]
+        assert decision["promoted"] and decision["reasons"] == ["the candidate is HAR itself on every horizon's "
+                                                                "test windows"]
+    main(["models", "--registry", registry])
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("  a  forecaster=har  horizons=[12, 78]  bars=300s")
+    assert listing[1].startswith("* b ") and "gate=promoted" in listing[1] and "h12 " in listing[1]
+    main(["rollback", "--registry", registry])
+    assert "production is back to a" in capsys.readouterr().out
 
 
 def test_train_into_a_registry_then_list_promote_and_roll_back(tmp_path, capsys):

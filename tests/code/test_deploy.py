@@ -11,7 +11,7 @@ import yaml
 from tests.support import PROJECT_ROOT
 
 # What a cluster sets differently from one machine, and why: the registry lives on a shared volume.
-CLUSTER_OVERRIDES = {("price", "model_dir"): "/models/price"}
+CLUSTER_OVERRIDES = {("price", "model_dir"): "/models/price", ("volatility", "model_dir"): "/models/volatility"}
 
 
 def test_rayservice_carries_the_same_application_as_serve_config():

@@ -15,10 +15,10 @@ def shipped_config() -> GraphConfig:
 
 def test_shipped_plan_fills_card_0_and_leaves_card_1_for_tune():
     config = shipped_config()
-    requests = [("sentiment", config.sentiment.placement.num_gpus), ("price", config.price.placement.num_gpus),
-                ("tune-trial-1", 0.5), ("tune-trial-2", 0.5)]
-    assert fit_gpu_plan(requests, cards_per_node=[2]) == {
-        "sentiment": 0, "price": 0, "tune-trial-1": 1, "tune-trial-2": 1}
+    requests = [(b, getattr(config, b).placement.num_gpus) for b in ("sentiment", "price", "volatility")]
+    assert [fraction for _, fraction in requests] == [0.5, 0.25, 0.25]  # each model its own share
+    assert fit_gpu_plan(requests + [("tune-trial-1", 0.5), ("tune-trial-2", 0.5)], cards_per_node=[2]) == {
+        "sentiment": 0, "price": 0, "volatility": 0, "tune-trial-1": 1, "tune-trial-2": 1}
 
 
 def test_plan_that_cannot_fit_is_refused_not_left_pending():
@@ -28,12 +28,12 @@ def test_plan_that_cannot_fit_is_refused_not_left_pending():
 
 def test_auto_without_gpus_drops_the_requests():
     config = resolve_devices(shipped_config(), cards_per_node=[0])
-    assert config.sentiment.placement.num_gpus == 0 and config.price.placement.num_gpus == 0
+    assert [getattr(config, b).placement.num_gpus for b in ("sentiment", "price", "volatility")] == [0, 0, 0]
 
 
 def test_auto_with_gpus_keeps_the_plan():
     config = resolve_devices(shipped_config(), cards_per_node=[2])
-    assert (config.sentiment.placement.num_gpus, config.price.placement.num_gpus) == (0.5, 0.5)
+    assert [getattr(config, b).placement.num_gpus for b in ("sentiment", "price", "volatility")] == [0.5, 0.25, 0.25]
 
 
 def test_cpu_policy_never_asks_for_a_gpu():

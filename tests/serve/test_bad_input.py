@@ -65,6 +65,13 @@ CASES = {
         {"strategy": "s", "outcome": "win", "timestamp": "2025-06-16T10:00:00"}]}, "must carry its zone"),
     "more outcomes than the limit": ("/v1/strategies/outcomes", {"outcomes": [WIN] * 9}, "at most 8 outcomes"),
     "more outcomes than the limit in a signal": ("/v1/signal", signal(outcomes=[WIN] * 9), "at most 8 outcomes"),
+    "too few bars for the volatility model": ("/v1/risk", {"symbol": "SPY", "bars": random_walk_bars(5)},
+                                              "bars has 5 bars; this volatility model needs at least 8"),
+    "risk bars of another interval": ("/v1/risk", {"symbol": "SPY", "bars": {
+        **BARS, "timestamps": [BARS["timestamps"][0] + 60 * i for i in range(len(BARS["timestamps"]))]}},
+        "bars.timestamps: gap of 60 s"),
+    "NaN price for the risk block": ("/v1/risk", {"symbol": "SPY", "bars": bars_with(high=(2, math.nan))}, "high"),
+    "malformed symbol for the risk block": ("/v1/risk", {"symbol": "", "bars": BARS}, "symbol"),
     "realised bars out of order": ("/v1/price/realised",
                                    {"symbol": "SPY", "bars": bars_with(timestamps=(3, BARS["timestamps"][1]))},
                                    "timestamps"),
