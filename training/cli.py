@@ -77,30 +77,56 @@ def _publish(args: argparse.Namespace, model, frame, config: TrainConfig, versio
 
 def cmd_train_volatility(args: argparse.Namespace) -> None:
     from models.registry import ModelRegistry, new_version
+    from training.tracking import resolve_tracking_uri
     from training.volatility_gate import consider_volatility
 
-    version = args.version or new_version()
+    version, run_id, sweep_dir = args.version or new_version(), None, None
     horizons = tuple(args.horizons) if args.horizons else None
+    frame = _bars(args)
     if args.forecaster == "har":
         from training.train_har import train_har
 
-        model, metrics = train_har(_bars(args), args.session, horizons, version=version)
+        model, metrics = train_har(frame, args.session, horizons, version=version)
         summary = {"forecaster": "har", "nu": model.metadata.nu, "scale": model.metadata.scale}
     else:
         from training.train_volatility import VolatilityTrainConfig, train_volatility
 
         config = VolatilityTrainConfig(horizons=horizons, context_length=args.context_length,
                                        max_epochs=args.max_epochs, sample_step=args.sample_step, seed=args.seed)
-        model, metrics = train_volatility(_bars(args), config, version=version, session=args.session)
+        if args.sweep:
+            model, run_id, sweep_dir = _volatility_sweep(args, frame, config)
+            metrics = model.metadata.extra["metrics"]
+        else:
+            model, metrics = train_volatility(frame, config, version=version, session=args.session)
         summary = {"forecaster": "patchtst", "best_epoch": metrics["best_epoch"], "nu": metrics["nu"]}
     summary = {"version": version, "horizons": model.metadata.horizons, **summary,
                **{part: _qlike_table(metrics[part]) for part in ("validation", "test")}}
+    if run_id:
+        summary["mlflow_run_id"] = run_id
     if args.registry:
         summary["decision"] = consider_volatility(model, ModelRegistry(args.registry), version, args.promote,
-                                                  args.serve_address, args.app)
+                                                  args.serve_address, args.app, run_id,
+                                                  resolve_tracking_uri(args.tracking_uri))
     else:
         model.save(args.out)
+    if sweep_dir:
+        shutil.rmtree(sweep_dir, ignore_errors=True)  # best_of's local copy of the checkpoint
     print(json.dumps(summary, indent=2, default=str))
+
+
+def _volatility_sweep(args: argparse.Namespace, frame, config):
+    """A Tune sweep around `config`: (the best trial's model, its MLflow run, the folder to remove)."""
+    from models.volatility_model import VolatilityModel
+    from training.tracking import resolve_tracking_uri
+    from training.tune import best_of, best_run_id, run_sweep
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    results = run_sweep(frame, config, args.sweep, args.storage_path, name=args.name,
+                        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                        max_concurrent=args.max_concurrent, resume=args.resume, tracking_uri=uri,
+                        session=args.session, ray_address=args.ray_address, kind="volatility")
+    _, model_dir = best_of(results, "volatility")
+    return VolatilityModel.load(model_dir, prefer_gpu=False), best_run_id(results, uri, "volatility"), model_dir.parent
 
 
 def _qlike_table(part: dict) -> dict:
@@ -374,6 +400,17 @@ def _add_serve_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app", default="investiq", help="Serve application name (default investiq)")
 
 
+def _add_sweep_settings(parser: argparse.ArgumentParser, name: str) -> None:
+    """Where a sweep keeps its results and what each trial gets."""
+    parser.add_argument("--storage-path", default="var/tune", help="where Tune keeps results (default var/tune)")
+    parser.add_argument("--name", default=name, help=f"experiment name under the storage path (default {name})")
+    parser.add_argument("--resume", action="store_true", help="continue the named sweep where it stopped")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--gpus-per-trial", type=float, default=0.5, help="fraction of a card; 0 on CPU clusters")
+    parser.add_argument("--max-concurrent", type=int, default=2)
+    _add_ray_address(parser)
+
+
 def _add_ray_address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default="auto",
                         help="Ray cluster the sweep runs on: 'auto' (default) joins the one running on this machine "
@@ -417,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     vol.add_argument("--max-epochs", type=int, default=10, help="patchtst: default 10 (early stopping on validation)")
     vol.add_argument("--sample-step", type=int, default=2, help="patchtst: use every n-th window (default 2)")
     vol.add_argument("--seed", type=int, default=0, help="patchtst: random seed")
+    vol.add_argument("--sweep", type=int, default=0, metavar="N",
+                     help="patchtst: a Ray Tune sweep of N trials around these settings; its best is the candidate")
+    _add_sweep_settings(vol, "volatility-sweep")
+    vol.add_argument("--tracking-uri", default=None,
+                     help="MLflow tracking URI of the sweep's trials (default $MLFLOW_TRACKING_URI, else "
+                          "sqlite:///var/mlflow.db; 'none' turns tracking off)")
     vol.set_defaults(func=cmd_train_volatility)
 
     data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")
@@ -426,17 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune_ = sub.add_parser("tune", help="Ray Tune sweep (Optuna + ASHA); the best trial can go into a registry")
     _add_bars_source(tune_)
     tune_.add_argument("--num-samples", type=int, default=16, help="trials (default 16)")
-    tune_.add_argument("--storage-path", default="var/tune", help="where Tune keeps results (default var/tune)")
-    tune_.add_argument("--name", default="patchtst-sweep", help="experiment name under the storage path")
-    tune_.add_argument("--resume", action="store_true", help="continue the named sweep where it stopped")
-    tune_.add_argument("--cpus-per-trial", type=float, default=1.0)
-    tune_.add_argument("--gpus-per-trial", type=float, default=0.5, help="fraction of a card; 0 on CPU clusters")
-    tune_.add_argument("--max-concurrent", type=int, default=2)
+    _add_sweep_settings(tune_, "patchtst-sweep")
     tune_.add_argument("--registry", help="publish the best trial's model into this registry")
     tune_.add_argument("--promote", action="store_true",
                        help="with --registry: make it production if it passes the promotion gate")
     tune_.add_argument("--version", default=None)
-    _add_ray_address(tune_)
     _add_gate_and_tracking(tune_)
     _add_serve_target(tune_)
     _add_train_config(tune_)

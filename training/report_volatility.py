@@ -49,6 +49,24 @@ def horizon_verdicts(h: dict) -> list[str]:
     return lines
 
 
+def served_wording(saved: dict) -> list[str]:
+    """What the graph serves, and whether anything here beat it beyond the many tests made."""
+    tests = [(name, horizon, n, s["qlike_vs_har"]) for name, r in saved["result"].items()
+             for horizon, h in r["horizons"].items() for n, s in h["forecasters"].items() if n != "har"]
+    better = [(name, horizon, n, t) for name, horizon, n, t in tests if t["estimate"] < 0 and t["p_value"] < ALPHA]
+    survivors = [b for b in better if b[3]["p_value"] < ALPHA / len(tests)]
+    line = ("**What the graph serves:** HAR-RV with these windows, fitted by `investiq train-volatility` on the "
+            "training part of the bars it is given; another forecaster (the PatchTST model) replaces it only "
+            "through the promotion gate, which refuses one whose test QLIKE is above HAR's. ")
+    if not better:
+        return [line + "Nothing here beat HAR significantly, so HAR is the best forecaster found.", ""]
+    listed = ", ".join(f"{n} on {name} over {horizon} bars (p {t['p_value']:.3f})" for name, horizon, n, t in better)
+    verdict = ("none survives" if not survivors else
+               "still beats HAR: " + ", ".join(f"{n} on {name}/{h}" for name, h, n, _ in survivors))
+    return [line + f"Here {listed} beat HAR at p < {ALPHA}, among {len(tests)} tests against HAR; with "
+            f"Bonferroni over them (p < {ALPHA / len(tests):.4f}) {verdict}, so the graph serves HAR there too.", ""]
+
+
 def volatility_section(saved: dict, out_dir: Path) -> list[str]:
     setups = saved["result"]
     lines = ["## Volatility, walk-forward on real bars", "", provenance(saved), "",
@@ -64,7 +82,7 @@ def volatility_section(saved: dict, out_dir: Path) -> list[str]:
              "test. `patchtst` is the PatchTST volatility model (`investiq train-volatility`), trained per fold on "
              "the bars before it, on the measure the target sums. GARCH reads close-to-close returns, so on daily "
              "bars it is rescaled onto the range target by the mean ratio on its training origins. The return "
-             "whose VaR is scored runs close to close, overnight gap included.", ""]
+             "whose VaR is scored runs close to close, overnight gap included.", "", *served_wording(saved)]
     fig, axes = plt.subplots(1, len(setups), figsize=(4.6 * len(setups), 3.6), squeeze=False)
     for k, (name, r) in enumerate(setups.items()):
         lines += [f"### {name}", "", f"{r['bars']} bars {r['first_bar'][:16]} → {r['last_bar'][:16]}; test from "

@@ -23,6 +23,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///var/mlflow.db"
 EXPERIMENT = "investiq-price-direction"
+VOLATILITY_EXPERIMENT = "investiq-volatility"
 EPOCH_METRICS = ("train_loss", "val_loss", "best_val_loss", "base_rate_val_loss", "seconds")
 
 
@@ -89,7 +90,8 @@ class TrainingRun:
         client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
 
 
-def tune_callback(uri: str | None, sweep: str, frame: pd.DataFrame, session: str | None, base_config) -> list:
+def tune_callback(uri: str | None, sweep: str, frame: pd.DataFrame, session: str | None, base_config,
+                  experiment: str = EXPERIMENT) -> list:
     """Ray Tune's own MLflow logger for a sweep's trials (logged from the driver, so a local
     SQLite store works): one MLflow run per trial, tagged with the sweep, the data window
     and the fixed part of the configuration."""
@@ -97,17 +99,17 @@ def tune_callback(uri: str | None, sweep: str, frame: pd.DataFrame, session: str
         return []
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    experiment_id(uri)  # create it here, once, rather than racing in the callback
+    experiment_id(uri, experiment)  # create it here, once, rather than racing in the callback
     tags = {"kind": "tune-trial", "sweep": sweep, **{k: str(v) for k, v in data_window(frame, session).items()},
             "base_config": json.dumps({k: v for k, v in asdict(base_config).items() if k != "extra"})}
-    return [MLflowLoggerCallback(tracking_uri=uri, experiment_name=EXPERIMENT, tags=tags)]
+    return [MLflowLoggerCallback(tracking_uri=uri, experiment_name=experiment, tags=tags)]
 
 
-def trial_run_id(uri: str | None, sweep: str, trial_id: str) -> str | None:
+def trial_run_id(uri: str | None, sweep: str, trial_id: str, experiment: str = EXPERIMENT) -> str | None:
     """The MLflow run the Tune callback made for a trial of a sweep."""
     if uri is None:
         return None
-    runs = _client(uri).search_runs([experiment_id(uri)],
+    runs = _client(uri).search_runs([experiment_id(uri, experiment)],
                                     filter_string=f"tags.sweep = '{sweep}' and tags.trial_name LIKE '%{trial_id}'")
     return runs[0].info.run_id if runs else None
 

@@ -24,7 +24,8 @@ def qlike_against_har(candidate) -> dict[str, dict]:
     if isinstance(candidate, HarVolatilityModel):
         return {h: {"candidate": s["forecasters"]["har"]["qlike"], "har": s["forecasters"]["har"]["qlike"]}
                 for h, s in test.items()}
-    return {h: {"candidate": s["model"]["qlike"], "har": (s.get("har") or {}).get("qlike")} for h, s in test.items()}
+    return {h: {"candidate": s["model"]["qlike"], "har": (s.get("har") or {}).get("qlike")}
+            for h, s in test.items() if isinstance(s, dict)}  # beside the horizons: the windows' count
 
 
 def volatility_gate(candidate, production: dict | None) -> tuple[bool, list[str], dict]:
@@ -49,12 +50,14 @@ def volatility_gate(candidate, production: dict | None) -> tuple[bool, list[str]
 
 
 def consider_volatility(candidate, registry: ModelRegistry, version: str, promote: bool,
-                        serve_address: str | None = None, app: str = "investiq") -> dict:
-    """Gate, publish as `version`, and promote when asked and passed; the decision."""
+                        serve_address: str | None = None, app: str = "investiq", run_id: str | None = None,
+                        tracking_uri: str | None = None) -> dict:
+    """Gate, publish as `version` (with the MLflow run it came from, if any), and promote when
+    asked and passed; the decision."""
     production_version = registry.production()
     production = registry.metadata(production_version) if production_version else None
     passed, reasons, figures = volatility_gate(candidate, production)
     decision = {"candidate": version, "production_before": production_version, "passed": passed,
-                "promoted": passed and promote, "reasons": reasons, "figures": figures}
-    publish_decision(candidate, registry, version, decision, serve_address, app)
+                "promoted": passed and promote, "reasons": reasons, "figures": figures, "mlflow_run_id": run_id}
+    publish_decision(candidate, registry, version, decision, serve_address, app, tracking_uri)
     return decision

@@ -13,6 +13,7 @@ from training import tracking
 from training.cli import main as cli
 from training.retrain import consider
 from training.train import TrainConfig
+from training.train_volatility import VolatilityTrainConfig
 from training.tune import best_of, best_run_id, run_sweep
 
 TINY = ["--context-length", "32", "--horizon", "4", "--patch-length", "8", "--patch-stride", "8", "--d-model", "8",
@@ -73,7 +74,7 @@ def test_every_trial_of_a_sweep_is_an_mlflow_run_and_the_best_can_be_promoted(ra
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     frame = random_walk_frame(600, seed=11)
     space = {"d_model": tune.choice([8, 16]), "learning_rate": tune.loguniform(1e-4, 1e-2)}
-    with pytest.raises(ValueError, match="labelling is fixed"):
+    with pytest.raises(ValueError, match="fixed per registry"):
         run_sweep(frame, BASE, 2, tmp_path / "tune", space={**space, "flat_band_bp": tune.uniform(2, 10)})
     results = run_sweep(frame, BASE, num_samples=2, storage_path=tmp_path / "tune", name="tracked",
                         cpus_per_trial=1, gpus_per_trial=0, space=space, tracking_uri=uri, session="all")
@@ -94,3 +95,29 @@ def test_every_trial_of_a_sweep_is_an_mlflow_run_and_the_best_can_be_promoted(ra
     assert decision["figures"]["labelling"] == {"horizon": 4, "flat_band_bp": 5.0, "flat_band_vol": 0.0}
     tagged = MlflowClient(tracking_uri=uri).get_run(run_id).data.tags
     assert tagged["registry_version"] == "swept" and tagged["promoted"] == str(decision["promoted"]).lower()
+
+
+def test_a_volatility_sweep_puts_its_best_trial_through_the_gate_against_har(ray_instance, tmp_path, capsys):
+    """`investiq train-volatility --forecaster patchtst --sweep N`: every trial an MLflow run in
+    the volatility experiment; the best one is published with its run id and the gate's
+    comparison with HAR on its test windows; its horizons are never searched."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    random_walk_frame(2000, seed=5).to_csv(tmp_path / "bars.csv")
+    registry = tmp_path / "volatility"
+    cli(["train-volatility", "--forecaster", "patchtst", "--bars", str(tmp_path / "bars.csv"), "--registry",
+         str(registry), "--promote", "--version", "swept", "--context-length", "32", "--max-epochs", "1",
+         "--sweep", "2", "--storage-path", str(tmp_path / "tune"), "--cpus-per-trial", "1", "--gpus-per-trial", "0",
+         "--tracking-uri", uri])
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.rindex("\n{\n") + 1:])  # after Tune's progress tables
+    client = MlflowClient(tracking_uri=uri)
+    trials = client.search_runs([client.get_experiment_by_name(tracking.VOLATILITY_EXPERIMENT).experiment_id])
+    assert len(trials) == 2 and summary["mlflow_run_id"] in {t.info.run_id for t in trials}
+    published = ModelRegistry(registry).metadata("swept")
+    assert published["extra"]["mlflow_run_id"] == summary["mlflow_run_id"] and published["horizons"] == [12, 78]
+    figures = published["extra"]["gate"]["figures"]["test_qlike"]
+    assert set(figures) == {"h12", "h78"} and all(q["har"] > 0 for q in figures.values())
+    assert summary["decision"]["passed"] == all(q["candidate"] <= q["har"] for q in figures.values())
+    with pytest.raises(ValueError, match="fixed per registry"):
+        run_sweep(random_walk_frame(600), VolatilityTrainConfig(context_length=32), 1, tmp_path / "t2",
+                  space={"horizons": tune.choice([(1,), (2,)])}, kind="volatility")

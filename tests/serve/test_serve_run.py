@@ -24,6 +24,7 @@ from models.registry import ModelRegistry
 from tests.support import (
     TINY_CONTEXT,
     free_port,
+    make_tiny_har_model,
     make_tiny_price_model,
     random_walk_bars,
     random_walk_frame,
@@ -48,13 +49,24 @@ def registry(tmp_path_factory) -> ModelRegistry:
 
 
 @pytest.fixture(scope="module")
-def served(tiny_bert_dir, registry, tmp_path_factory):
+def volatility_registry(tmp_path_factory) -> ModelRegistry:
+    tmp = tmp_path_factory.mktemp("volatility")
+    registry = ModelRegistry(tmp / "registry")
+    for version in ("har-1", "har-2"):
+        registry.publish(make_tiny_har_model(tmp / version, version), version)
+    registry.promote("har-1")
+    return registry
+
+
+@pytest.fixture(scope="module")
+def served(tiny_bert_dir, registry, volatility_registry, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve-run")
     port, env = free_port(), serve_run_env(tmp, auth=True)
     # This process (and the commands it starts) finds the cluster's token as a user's shell would.
     os.environ["RAY_AUTH_TOKEN_PATH"] = env["RAY_AUTH_TOKEN_PATH"]
+    config = serve_config_with(tiny_bert_dir, registry.root, tmp / "var", port, volatility_registry.root)
     try:
-        with serve_run(serve_config_with(tiny_bert_dir, registry.root, tmp / "var", port), tmp, env) as (proc, log):
+        with serve_run(config, tmp, env) as (proc, log):
             base = f"http://127.0.0.1:{port}"
             wait_until(lambda: proc.poll() is None and httpx.get(f"{base}/readyz", timeout=5).status_code == 200,
                        120, "/readyz from serve run")
@@ -87,10 +99,31 @@ def test_serve_run_answers_a_signal(served):
     assert signal_["degraded"] == []
     assert signal_["decision"] in {"BUY", "SELL", "HOLD"}
     assert signal_["outcomes_recorded"] == 1
+    # The risk block, from the volatility registry's production version.
+    assert signal_["model_versions"]["volatility"] == "har-tiny@har-1"
+    assert [h["horizon"] for h in signal_["risk"]["horizons"]] == [4, 8]
+    assert all(h["var_99"] > h["var_95"] > 0 and 0 < h["position_scale"] <= 1 for h in signal_["risk"]["horizons"])
+    # The shipped config is in shadow mode, and its quorum asks for the risk block too.
+    assert signal_["actionable"] is False and signal_["not_actionable_because"][0].startswith("shadow mode")
     # No GPUs here: device_policy auto dropped the config's GPU requests and said so.
     branches = httpx.get(f"{base}/readyz", timeout=5).json()["branches"]
     assert branches["sentiment"]["gpu_ids"] == [] and branches["sentiment"]["device"] == "cpu"
-    assert "sentiment, price run on CPU" in log_path.read_text()
+    assert "sentiment, price, volatility run on CPU" in log_path.read_text()
+
+
+def test_a_volatility_promotion_reaches_the_volatility_branch_in_place(served, volatility_registry, capsys):
+    """The volatility registry's promotion goes to the Volatility deployment (not Price), applied
+    by reconfigure: the replica is not restarted."""
+    base, log_path, _, _ = served
+    address = dashboard_address(log_path)
+    main(["promote", "--registry", str(volatility_registry.root), "--version", "har-2", "--serve-address", address])
+    assert "and the graph serves it" in capsys.readouterr().out
+    body = {"symbol": "SPY", "bars": random_walk_bars(TINY_CONTEXT + 1)}
+    assert httpx.post(f"{base}/v1/risk", json=body, timeout=30).json()["version"] == "har-2"
+    assert httpx.get(f"{base}/readyz", timeout=5).json()["branches"]["price"]["version"] == "v1"  # untouched
+    assert rollback_and_follow(volatility_registry, address) == "har-1"
+    assert httpx.post(f"{base}/v1/risk", json=body, timeout=30).json()["version"] == "har-1"
+    assert log_path.read_text().count("Adding 1 replica to Deployment(name='Volatility'") == 1
 
 
 def dashboard_address(log_path: Path) -> str:
