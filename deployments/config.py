@@ -56,7 +56,7 @@ class PriceConfig(Section):
     max_batch_size: int = Field(32, ge=1)
     batch_wait_timeout_s: float = Field(0.0005, ge=0)
     cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU; null: all cores")
-    placement: Placement = Placement(num_cpus=0.25, num_gpus=0.5)
+    placement: Placement = Placement(num_cpus=0.25, num_gpus=0.25)
 
 
 class VolatilityConfig(Section):

@@ -21,11 +21,10 @@ from deployments.config import VolatilityConfig
 from deployments.model_slot import ModelSlot
 from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
-from models.har_model import HarVolatilityModel
+from models.har_model import HarVolatilityModel, load_volatility_model
 from models.registry import resolve_model_dir
 from models.risk import ReturnDistribution, position_scale
 from models.volatility import bars_per_year
-from models.volatility_model import load_volatility_model
 
 logger = logging.getLogger("ray.serve")
 

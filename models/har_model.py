@@ -5,8 +5,9 @@ The model-quality report scores every volatility forecaster on the same walk-for
 (training.volatility_eval): nothing beats HAR-RV significantly on SPY daily or SPY 5-minute,
 and PatchTST beats it nowhere. So the graph serves HAR by default; a PatchTST volatility model
 serves through the same deployment when the promotion gate admits it (not worse than HAR on its
-test windows). The return over each horizon is Student-t around the forecast
-(models.risk.ReturnDistribution), nu and scale fitted on the training origins' returns.
+test windows). The return over each horizon is the forecast volatility times a standardised
+return whose quantiles are those of the training bars' returns divided by HAR's forecast at
+the same bars (filtered historical simulation; models.risk).
 
 A model is a directory holding only `investiq.json` (no network weights): this metadata.
 """
@@ -36,8 +37,8 @@ class HarModelMetadata:
     windows: list[int]  # bars each HAR regressor averages over (models.volatility.har_windows_of)
     coefficients: list[list[float]]  # per horizon: intercept, then one per window
     floor: list[float]  # per horizon: the lowest variance forecast (a thousandth of the training mean)
-    nu: list[float]  # per horizon: Student-t degrees of freedom of the return
-    scale: list[float]  # per horizon: the t's scale factor on the forecast volatility
+    z_quantiles: list[list[float]]  # per horizon: the standardised return's quantiles at models.risk.QUANTILE_LEVELS
+    z_std: list[float]  # per horizon: its standard deviation
     bar_interval_s: float
     session: str | None = None  # "regular" or "all", as for the price model
     forecaster: str = HAR_FORECASTER  # tells a HAR directory from a PatchTST one
@@ -85,8 +86,8 @@ class HarVolatilityModel:
         """The return distribution per horizon, and None: HAR keeps no training input ranges,
         so its inputs are not checked."""
         m = self.metadata
-        return [ReturnDistribution(h, v, nu, s)
-                for h, v, nu, s in zip(m.horizons, self.benchmark_variances(bars), m.nu, m.scale)], None
+        return [ReturnDistribution(h, v, tuple(q), sd)
+                for h, v, q, sd in zip(m.horizons, self.benchmark_variances(bars), m.z_quantiles, m.z_std)], None
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -108,3 +109,13 @@ class HarVolatilityModel:
 def is_har_directory(directory: str | Path) -> bool:
     path = Path(directory) / METADATA_FILE
     return path.is_file() and json.loads(path.read_text()).get("forecaster") == HAR_FORECASTER
+
+
+def load_volatility_model(directory: str | Path, prefer_gpu: bool = True):
+    """Either kind of served volatility model, by what its directory holds. torch and
+    transformers are imported only for a PatchTST one: a replica serving HAR stays light."""
+    if is_har_directory(directory):
+        return HarVolatilityModel.load(directory)
+    from models.volatility_model import VolatilityModel
+
+    return VolatilityModel.load(directory, prefer_gpu)

@@ -43,8 +43,8 @@ from models.input_range import InputShift, input_shifts
 from models.model_directory import BarModel
 from models.price_direction import CHANNELS as PRICE_CHANNELS
 from models.price_direction import ohlcv_features, patchtst_config
-from models.har_model import HarVolatilityModel, har_variances, is_har_directory
-from models.risk import ReturnDistribution, return_quantile
+from models.har_model import har_variances
+from models.risk import ReturnDistribution, return_quantile, student_t_z
 from models.session import MARKET_TZ
 
 TIME_CHANNELS = ("time_of_day_sin", "time_of_day_cos")
@@ -206,7 +206,7 @@ class VolatilityModel(BarModel):
         window = self.window(*(bars[k] for k in ("open", "high", "low", "close", "volume")),
                              timestamps=np.asarray(bars["timestamps"], dtype=np.float64))
         forecasts = self.predict_windows(window[None])[0]
-        return ([ReturnDistribution(f.horizon, f.variance, f.nu, math.sqrt((f.nu - 2) / f.nu)) for f in forecasts],
+        return ([ReturnDistribution(f.horizon, f.variance, *student_t_z(f.nu)) for f in forecasts],
                 self.input_shifts(window))
 
 
@@ -218,10 +218,3 @@ class VolatilityModel(BarModel):
         if har is None or len(bars["close"]) < max(har["windows"]):
             return None
         return har_variances(bars, har["windows"], har["coefficients"], har["floor"], self.needs_timestamps)
-
-
-def load_volatility_model(directory, prefer_gpu: bool = True) -> HarVolatilityModel | VolatilityModel:
-    """Either kind of served volatility model, by what its directory holds."""
-    if is_har_directory(directory):
-        return HarVolatilityModel.load(directory)
-    return VolatilityModel.load(directory, prefer_gpu)

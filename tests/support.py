@@ -90,12 +90,14 @@ def make_tiny_har_model(directory: Path, version: str = "har-test", session: str
     """A HAR volatility model for 5-minute bars with short windows (so the tests' short series
     fit), as if fitted: horizons 4 (the tiny price model's) and 8."""
     from models.har_model import HarModelMetadata, HarVolatilityModel
+    from models.risk import student_t_z
 
     horizons, windows = [4, 8], [2, 4, 8]
     metadata = HarModelMetadata(
         model_id="har-tiny", version=version, horizons=horizons, windows=windows,
         coefficients=[[0.0, 0.4 * h, 0.3 * h, 0.3 * h] for h in horizons], floor=[1e-12 * h for h in horizons],
-        nu=[5.0, 6.0], scale=[0.8, 0.9], bar_interval_s=300.0, session=session)
+        z_quantiles=[list(student_t_z(nu)[0]) for nu in (5.0, 6.0)], z_std=[1.0, 1.1], bar_interval_s=300.0,
+        session=session)
     return HarVolatilityModel(metadata).save(directory)
 
 

@@ -87,7 +87,7 @@ def cmd_train_volatility(args: argparse.Namespace) -> None:
         from training.train_har import train_har
 
         model, metrics = train_har(frame, args.session, horizons, version=version)
-        summary = {"forecaster": "har", "nu": model.metadata.nu, "scale": model.metadata.scale}
+        summary = {"forecaster": "har", "return_std_per_volatility": model.metadata.z_std}
     else:
         from training.train_volatility import VolatilityTrainConfig, train_volatility
 

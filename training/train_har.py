@@ -1,7 +1,7 @@
 """Fit the served HAR-RV volatility model (models.har_model) from bars; no Ray.
 
-The bars are split in time order: HAR's coefficients and the return's Student-t (nu and scale)
-are fitted on the first part only; validation and test
+The bars are split in time order: HAR's coefficients and the quantiles of the standardised
+return (returns divided by HAR's forecast at the same bars) are fitted on the first part only; validation and test
 origins, one horizon apart, are scored with every forecaster of the model-quality report fitted
 on the same training part (training.volatility_eval: HAR, EWMA, the time-of-day EWMA intraday,
 GARCH, trailing and unconditional means), with the report's own scorer: QLIKE with bootstrap
@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.har_model import HarModelMetadata, HarVolatilityModel
 from models.registry import new_version
+from models.risk import empirical_z
 from models.volatility import (
     bar_variance, default_horizons, har_floor, har_forecasts, har_windows_of, is_intraday, realised_variance,
 )
@@ -45,7 +46,7 @@ def train_har(frame: pd.DataFrame, session: str | None, horizons: tuple[int, ...
     n = len(frame)
     train_end, validation_end = int(n * (1 - validation_fraction - test_fraction)), int(n * (1 - test_fraction))
     close = frame["close"].to_numpy()
-    coefficients, floors, nus, scales = [], [], [], []
+    coefficients, floors, z_quantiles, z_std = [], [], [], []
     metrics: dict = {"validation": {}, "test": {}}
     for h in horizons:
         fold = forecasts_for_fold(measure, returns, slots, train_end, h, windows, intraday)
@@ -60,12 +61,14 @@ def train_har(frame: pd.DataFrame, session: str | None, horizons: tuple[int, ...
             metrics[part][f"h{h}"] = scores
         coefficients.append(coef.tolist())
         floors.append(har_floor(measure, train_end, h))
-        nus.append(float(arrays["nu_har"][0]))
-        scales.append(float(arrays["scale_har"][0]))
+        quantiles, std = empirical_z(horizon_return[train_origins], fold["har"][train_origins])
+        z_quantiles.append(quantiles)
+        z_std.append(std)
     index = frame.index
     metadata = HarModelMetadata(
         model_id=model_id, version=version or new_version(), horizons=list(horizons), windows=list(windows),
-        coefficients=coefficients, floor=floors, nu=nus, scale=scales, bar_interval_s=interval, session=session,
+        coefficients=coefficients, floor=floors, z_quantiles=z_quantiles, z_std=z_std, bar_interval_s=interval,
+        session=session,
         extra={"data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": n,
                                "train_until": str(index[train_end - 1]),
                                "test_from": str(index[validation_end])},

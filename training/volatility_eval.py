@@ -17,11 +17,12 @@ at each test origin one horizon apart, the variance of the next `horizon` bars:
   before the fold (their last 30 % held out for early stopping and its own checks).
 GARCH reads close-to-close returns, so on daily bars it forecasts another variance than the
 range target: it is rescaled by the mean ratio of target to forecast on its training origins
-before it is scored. PatchTST is trained on the very measure the target sums. Scores: QLIKE and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano
-against HAR, Mincer–Zarnowitz; and for value-at-risk at 95 % and 99 % (a Student-t return
-whose scale is the forecast volatility, its degrees of freedom and a scale factor fitted on
-the training part's returns divided by the forecast volatility) the breach rate with
-Kupiec's and Christoffersen's tests, and the pinball loss.
+before it is scored. PatchTST is trained on the very measure the target sums. Scores: QLIKE
+and MSE of log variance with moving-block bootstrap intervals, Diebold–Mariano against HAR,
+Mincer–Zarnowitz; and for value-at-risk at 95 % and 99 % (filtered historical simulation: the
+forecast volatility times the empirical quantile of the training part's returns divided by
+the forecast volatility, as the served model does) the breach rate with Kupiec's and
+Christoffersen's tests, and the pinball loss.
 
     investiq report --sections volatility
 """
@@ -33,10 +34,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from models.evaluation import diebold_mariano
-from models.risk import return_quantile
+from models.risk import QUANTILE_LEVELS, empirical_z
 from models.risk_scores import christoffersen, kupiec, log_mse, mincer_zarnowitz, pinball, qlike
 from models.volatility import (
     bar_variance,
@@ -48,7 +48,7 @@ from models.volatility import (
     realised_variance,
     time_of_day_scale,
 )
-from models.volatility_model import NU_BOUNDS, expected_variance, volatility_features
+from models.volatility_model import expected_variance, volatility_features
 from training.data import OHLCV, horizon_log_returns, load_bars
 from training.scoring import block_resamples, interval, politis_white_block
 from training.train_volatility import VolatilityTrainConfig, train_volatility
@@ -131,20 +131,6 @@ def forecasts_for_fold(measure, returns, slots, train_end: int, horizon: int, ha
     return out
 
 
-def student_t_fit(returns: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
-    """(degrees of freedom, scale) of a Student-t fitted to returns divided by the forecast
-    volatility, on training origins: the scale absorbs a forecast whose level is not the
-    return's (a range-based daily variance misses the overnight gap). The degrees of freedom
-    stay in NU_BOUNDS (a finite variance), refitted at the bound when the free fit falls below."""
-    z = returns / np.sqrt(variance)
-    z = z[np.isfinite(z)]
-    nu, _, scale = stats.t.fit(z, floc=0)
-    if not NU_BOUNDS[0] <= nu <= NU_BOUNDS[1]:
-        nu = float(np.clip(nu, *NU_BOUNDS))
-        _, _, scale = stats.t.fit(z, f0=nu, floc=0)
-    return float(nu), float(scale)
-
-
 def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000) -> dict:
     """Walk-forward figures of one setup, per horizon: losses with intervals, DM against HAR,
     Mincer–Zarnowitz and VaR coverage, for every forecaster on the same origins."""
@@ -183,24 +169,24 @@ def evaluate_volatility(setup: VolatilitySetup, data_dir: Path, reps: int = 1000
 def fold_arrays(fold: dict, target: np.ndarray, horizon_return: np.ndarray, train_origins: np.ndarray,
                 origins: np.ndarray, intraday: bool) -> dict[str, np.ndarray]:
     """What score_horizon reads for one fold: target, return and each forecaster's forecast at
-    `origins`, with the Student-t of its VaR (`nu_<name>`, `scale_<name>`) fitted on
-    `train_origins`. Close-to-close forecasters of a daily range target are first rescaled onto
-    its level by their mean ratio on the training origins."""
+    `origins`, and the quantiles of its standardised return (`z_<name>`, one row per origin,
+    at models.risk.QUANTILE_LEVELS) taken from `train_origins`: filtered historical
+    simulation, the served model's VaR. Close-to-close forecasters of a daily range target are
+    first rescaled onto its level by their mean ratio on the training origins."""
     out = {"target": target[origins], "return": horizon_return[origins]}
     for name, values in fold.items():
         if name in CLOSE_TO_CLOSE and not intraday:
             values = values * np.mean(target[train_origins] / values[train_origins])
-        nu, scale = student_t_fit(horizon_return[train_origins], values[train_origins])
+        quantiles, _ = empirical_z(horizon_return[train_origins], values[train_origins])
         out[name] = values[origins]
-        out[f"nu_{name}"] = np.full(len(origins), nu)
-        out[f"scale_{name}"] = np.full(len(origins), scale)
+        out[f"z_{name}"] = np.tile(quantiles, (len(origins), 1))
     return out
 
 
 def score_horizon(arrays: dict[str, np.ndarray], horizon: int, reps: int) -> dict:
     """Scores of every forecaster on the pooled test origins of one horizon."""
     target, realised_return = arrays["target"], arrays["return"]
-    names = [k for k in arrays if k not in ("target", "return") and not k.startswith(("nu_", "scale_"))]
+    names = [k for k in arrays if k not in ("target", "return") and not k.startswith("z_")]
     losses = {name: {"qlike": qlike(arrays[name], target), "log_mse": log_mse(arrays[name], target)}
               for name in names}
     block = politis_white_block(*(losses[name]["qlike"] for name in names))
@@ -217,13 +203,14 @@ def score_horizon(arrays: dict[str, np.ndarray], horizon: int, reps: int) -> dic
         scores["mincer_zarnowitz"] = mincer_zarnowitz(arrays[name], target, maxlags=lags)
         scores["var"] = {}
         for level in VAR_LEVELS:
-            var = return_quantile(1 - level, arrays[name], arrays[f"nu_{name}"], arrays[f"scale_{name}"])
+            var = arrays[f"z_{name}"][:, QUANTILE_LEVELS.index(round(1 - level, 3))] * np.sqrt(arrays[name])
             breaches = realised_return < var
             scores["var"][f"{level:g}"] = {
                 "kupiec": kupiec(breaches, 1 - level), "christoffersen": christoffersen(breaches, 1 - level),
                 "pinball": float(pinball(realised_return, var, 1 - level).mean())}
-        scores["student_t"] = {"dof": float(np.median(arrays[f"nu_{name}"])),
-                               "scale": float(np.median(arrays[f"scale_{name}"]))}  # median over folds
+        z = np.median(arrays[f"z_{name}"], axis=0)  # over folds
+        scores["standardised_return"] = {f"q{level:g}": float(q) for level, q in zip(QUANTILE_LEVELS, z)
+                                         if level in (0.01, 0.05)}
         out["forecasters"][name] = scores
     out["plotted"] = {name: arrays[name].tolist() for name in ("target", "har", best_other(out["forecasters"]))}
     return out

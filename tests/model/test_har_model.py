@@ -7,9 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models.har_model import HarVolatilityModel, is_har_directory
+from models.har_model import HarVolatilityModel, is_har_directory, load_volatility_model
 from models.volatility import bar_variance, har_forecasts
-from models.volatility_model import load_volatility_model
 from tests.model.synthetic import garch_frame
 from training.data import OHLCV
 from training.train_har import train_har
@@ -49,7 +48,7 @@ def test_only_the_training_bars_are_fitted(clustered):
     train_end = int(len(frame) * 0.7)
     later.iloc[train_end:, :4] *= np.exp(np.random.default_rng(9).normal(0, 0.01, (len(frame) - train_end, 1)))
     refit, refit_metrics = train_har(later, "all", version="h1")
-    for field in ("coefficients", "floor", "nu", "scale"):
+    for field in ("coefficients", "floor", "z_quantiles", "z_std"):
         assert getattr(refit.metadata, field) == getattr(model.metadata, field), field
     assert refit_metrics["test"]["h12"]["forecasters"]["har"]["qlike"] != metrics["test"]["h12"]["forecasters"]["har"]["qlike"]
 
@@ -59,7 +58,7 @@ def test_har_beats_the_training_mean_on_clustered_bars_with_var_near_its_levels(
     for part in ("validation", "test"):
         scores = metrics[part]["h12"]["forecasters"]
         assert scores["har"]["qlike"] < scores["unconditional"]["qlike"]
-    assert 3 < model.metadata.nu[0] < 12  # the shocks' t has 5 degrees of freedom
+    assert 0.8 < model.metadata.z_std[0] < 1.25  # returns divided by a fair volatility forecast
     breaches = metrics["test"]["h12"]["forecasters"]["har"]["var"]["0.95"]["kupiec"]
     assert 0.02 < breaches["rate"] < 0.09
 

@@ -6,7 +6,7 @@ import pytest
 
 from models.volatility import bar_variance
 from tests.support import random_walk_frame
-from training.volatility_eval import SETUPS, forecasts_for_fold, student_t_fit
+from training.volatility_eval import SETUPS, forecasts_for_fold
 
 
 def test_forecasts_made_before_a_fold_do_not_change_when_the_fold_changes():
@@ -22,11 +22,3 @@ def test_forecasts_made_before_a_fold_do_not_change_when_the_fold_changes():
     after = forecasts_for_fold(measure2, returns2, slots, start, 12, setup.har_windows, setup.intraday)
     for name in before:
         np.testing.assert_allclose(after[name][400:start], before[name][400:start], err_msg=name)
-
-
-def test_student_t_keeps_a_finite_variance():
-    rng = np.random.default_rng(2)
-    nu, scale = student_t_fit(rng.standard_cauchy(5000), np.ones(5000))  # a free fit says nu near 1
-    assert nu == pytest.approx(2.1) and scale > 0
-    nu, _ = student_t_fit(rng.standard_t(6, 20000), np.ones(20000))
-    assert nu == pytest.approx(6, rel=0.2)

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from models.har_model import load_volatility_model
 from models.volatility_model import (
     TIME_CHANNELS,
-    load_volatility_model,
     VolatilityModel,
     fit_nu,
     unit_variance_quantile,
