@@ -2,10 +2,10 @@
 
 `/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price and
 volatility, then the ledger (outcomes are recorded only once both bar models accepted the
-bars, so a 422 never hides recorded outcomes), each call under its own budget (branch_call). A branch that fails is
-named in `degraded` with its category; the merge uses what arrived, and the signal is
-actionable only outside shadow mode, with every branch of the operator's quorum answering and
-a threshold to decide on (models.signal_merge).
+bars, so a 422 never hides recorded outcomes), each call under its own budget
+(branch_call). A branch that fails is named in `degraded` with its category; the merge uses
+what arrived, and the signal is actionable only outside shadow mode, with every branch of the
+operator's quorum answering and a threshold to decide on (models.signal_merge).
 A request may make the answer more conservative (ask for shadow), never less.
 
 The request id is minted here once when the request has none, echoed in the answer and

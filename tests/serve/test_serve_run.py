@@ -38,24 +38,23 @@ from training.cli import main
 from training.promotion import PromotionFailed, promote_and_follow, rollback_and_follow
 
 
+def registry_of(tmp: Path, make_model, versions: tuple[str, ...]) -> ModelRegistry:
+    """A registry holding a tiny model per version, the first one production."""
+    registry = ModelRegistry(tmp / "registry")
+    for version in versions:
+        registry.publish(make_model(tmp / version, version), version)
+    registry.promote(versions[0])
+    return registry
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> ModelRegistry:
-    tmp = tmp_path_factory.mktemp("registry")
-    registry = ModelRegistry(tmp / "registry")
-    for version in ("v1", "v2"):
-        registry.publish(make_tiny_price_model(tmp / version, version), version)
-    registry.promote("v1")
-    return registry
+    return registry_of(tmp_path_factory.mktemp("registry"), make_tiny_price_model, ("v1", "v2"))
 
 
 @pytest.fixture(scope="module")
 def volatility_registry(tmp_path_factory) -> ModelRegistry:
-    tmp = tmp_path_factory.mktemp("volatility")
-    registry = ModelRegistry(tmp / "registry")
-    for version in ("har-1", "har-2"):
-        registry.publish(make_tiny_har_model(tmp / version, version), version)
-    registry.promote("har-1")
-    return registry
+    return registry_of(tmp_path_factory.mktemp("volatility"), make_tiny_har_model, ("har-1", "har-2"))
 
 
 @pytest.fixture(scope="module")
