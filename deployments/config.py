@@ -63,7 +63,6 @@ class VolatilityConfig(Section):
     model_dir: str = Field("var/models/volatility", description="a volatility model directory (HAR or PatchTST) "
                                                               "or registry; user_config, as for price")
     load_retry: LoadRetry = LoadRetry()
-    cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU for a PatchTST model; null: all cores")
     target_annual_volatility: float = Field(
         0.10, gt=0, le=2, description="the position scale sizes a position whose return volatility is this, "
                                       "annualised over trading time (0.10: 10 % a year)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 from ray import serve
@@ -19,7 +20,6 @@ from ray.serve.handle import DeploymentHandle
 from deployments.bar_checks import check_bars
 from deployments.config import VolatilityConfig
 from deployments.model_slot import ModelSlot
-from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
 from models.har_model import HarVolatilityModel, load_volatility_model
 from models.registry import resolve_model_dir
@@ -53,7 +53,9 @@ class VolatilityDeployment:
             lambda m: (m.metadata.model_id, m.metadata.version, str(m.device)), ledger, config.load_retry,
             lambda source: f"no usable volatility model at {source}; fit one with: "
                            f"{FIT_COMMAND.format(model_dir=source)}")
-        self.executor = model_executor(config.cpu_threads)
+        # One inference thread, which does not import torch: a replica serving HAR never needs it
+        # (a PatchTST model runs with the thread count Ray gives the replica).
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="volatility")
 
     async def reconfigure(self, user_config: dict) -> None:
         await self.slot.reconfigure(user_config)
