@@ -46,8 +46,10 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def provenance(saved: dict) -> str:
     minutes = saved["seconds"] / 60
-    return (f"_Made by `{COMMANDS[saved['section']]}` at {saved['generated_at']} (commit "
-            f"{(saved['code_commit'] or 'unknown')[:10]}), {minutes:.1f} min on this machine._")
+    commit = saved["code_commit"] or "unknown"
+    short = commit[:10] + (" with uncommitted changes" if commit.endswith("+changes") else "")
+    return (f"_Made by `{COMMANDS[saved['section']]}` at {saved['generated_at']} (commit {short}), "
+            f"{minutes:.1f} min on this machine._")
 
 
 def ett_section(saved: dict, out_dir: Path) -> list[str]:

@@ -144,10 +144,15 @@ def score(probs: torch.Tensor, labels: torch.Tensor, base_rates: np.ndarray) -> 
 
 
 def code_commit() -> str | None:
+    """The commit the code runs at, `+changes` appended when tracked files differ from it (so a
+    figure is never credited to a commit whose code did not make it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
+        head = git("rev-parse", "HEAD")
+        return (head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")) or None
     except (OSError, subprocess.SubprocessError):
         return None
 
