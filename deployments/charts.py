@@ -109,7 +109,7 @@ def reliability_chart(title: str, series: dict[str, list[dict]]) -> str:
 def score_timeline(title: str, points: list[tuple[str, float, str]]) -> str:
     """Scores in time order (oldest left), one dot per (label, score, decision), coloured by
     decision, on a symmetric axis as wide as the largest |score|."""
-    left, top, plot_h = 50, 10, 120
+    left, top, plot_h = 64, 10, 120
     height, plot_w = top + plot_h + 30, WIDTH - left - 20
     span = max([abs(s) for _, s, _ in points] + [1e-3])
 

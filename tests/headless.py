@@ -50,6 +50,7 @@ class Browser:
             raise
         self.ids = itertools.count(1)
         self.events: list[dict] = []
+        self.page_start = 0  # events from here on belong to the page opened last
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
 
@@ -83,7 +84,7 @@ class Browser:
     def open(self, url: str, headers: dict | None = None, timeout_s: float = 30) -> None:
         """Navigate and wait for the load event."""
         self.call("Network.setExtraHTTPHeaders", headers=headers or {})
-        loaded = len(self.events)
+        self.page_start = loaded = len(self.events)
         result = self.call("Page.navigate", url=url)
         if result.get("errorText"):
             raise RuntimeError(f"could not open {url}: {result['errorText']}")
@@ -99,8 +100,9 @@ class Browser:
         return result["result"].get("value")
 
     def problems(self) -> list[str]:
+        """Those of the page opened last."""
         found = []
-        for event in self.events:
+        for event in self.events[self.page_start:]:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
                 found.append(f"console.{params['type']}: {[a.get('value') for a in params['args']]}")
@@ -116,8 +118,10 @@ class Browser:
 
     def screenshot(self, path: Path, width: int = 1280) -> Path:
         """The whole page, not just the viewport, as PNG."""
-        height = self.evaluate("document.documentElement.scrollHeight")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        for _ in range(2):  # the height at this width
+            height = self.evaluate("document.documentElement.scrollHeight")
+            self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                      mobile=False)
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
