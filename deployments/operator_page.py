@@ -33,7 +33,8 @@ from models.direction import CLASSES
 from training.scoring import reliability_bins
 
 DAY_S = 24 * 3600.0
-RECENT_SIGNALS = 50
+RECENT_SIGNALS = 50  # on the chart
+SIGNAL_ROWS = 20  # in the table, newest first
 RECENT_LOADS = 30
 MAX_PREDICTIONS = 20_000  # settled predictions read for the calibration curves
 CALIBRATION_BINS = 10
@@ -163,17 +164,26 @@ def recent_signals(view: View) -> str:
                               [(f"{_when(s['created_at'])} {s['symbol']}", s["score"], s["decision"])
                                for s in oldest_first]))
     rows = []
-    for s in signals:
+    for s in signals[:SIGNAL_ROWS]:
         components = s["components"] or {}
         why = components.get("not_actionable_because") or []
         rows.append([escape(_when(s["created_at"])), escape(s["symbol"]),
                      f'<span class="{escape(s["decision"])}">{escape(s["decision"])}</span>',
-                     f"{s['score']:+.4f}", "yes" if not why else "no: " + escape("; ".join(why)),
+                     f"{s['score']:+.4f}", _actionable(why),
                      escape(", ".join(components.get("degraded") or []) or "none"),
-                     escape(", ".join(f"{k} {v}" for k, v in (s["model_versions"] or {}).items()))])
-    out.append(_table(["time (UTC)", "symbol", "decision", "score", "actionable", "degraded", "versions"], rows,
-                      "signals"))
+                     "<br>".join(escape(f"{k} {v}") for k, v in (s["model_versions"] or {}).items())])
+    out.append(f"<p>The newest {len(rows)}, newest first:</p>" + _table(
+        ["time (UTC)", "symbol", "decision", "score", "actionable", "degraded", "versions"], rows, "signals"))
     return "".join(out)
+
+
+def _actionable(why: list[str]) -> str:
+    """"yes", or "no" with each reason's head (the text before its first colon); the whole
+    reasons on hover."""
+    if not why:
+        return "yes"
+    heads = "; ".join(reason.split(":")[0] for reason in why)
+    return f'<span title="{escape("; ".join(why))}">no: {escape(heads)}</span>'
 
 
 def _ic(scores) -> str:

@@ -118,8 +118,8 @@ class Browser:
 
     def screenshot(self, path: Path, width: int = 1280) -> Path:
         """The whole page, not just the viewport, as PNG."""
-        for _ in range(2):  # the height at this width
-            height = self.evaluate("document.documentElement.scrollHeight")
+        for height in (600, None):  # first the width (a short viewport), then the content's height at it
+            height = height or self.evaluate("document.documentElement.scrollHeight")
             self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                       mobile=False)
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

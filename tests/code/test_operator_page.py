@@ -65,7 +65,8 @@ def test_signals_and_settled_predictions_are_drawn():
                                     by_model_version={"m@v1": scores})
     page = render(view(signals=BranchResult(value=signals), predictions=BranchResult(value=rows),
                        quality=[Quality("SPY", BranchResult(value=evaluation), calibration(rows))]))
-    assert page.count("<tr>") >= 1 + 3 and "no: shadow mode: logged" in page
+    table = page.split('<table class="signals">')[1].split("</table>")[0]
+    assert table.count("<tr>") == 1 + 3 and "no: shadow mode</span>" in table  # heads; the reasons on hover
     assert all(m > 0 for m in marks(page)) and len(marks(page)) == 4  # timeline, hit rate, calibration, strategies
     assert "SPY: m@v1" in page and "Brier 0.6000 against 0.6200" in page
 
