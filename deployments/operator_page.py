@@ -229,11 +229,12 @@ def strategies(view: View) -> str:
     weights = view.strategies.value
     posteriors = weights.strategies
     if not any(p.outcomes for p in posteriors):
-        out.append(_empty("No strategy outcomes recorded yet, so these are the priors. Record them with "
+        out.append(_empty("No strategy outcomes in the window yet. Record them with "
                           "<code>POST /v1/strategies/outcomes</code> (the README's Routes show how)."))
-    out.append(interval_chart(f"Win rate, {weights.credible_level:.0%} credible interval; P(best) beside",
-                              [Interval(p.strategy, p.mean, p.lower, p.upper,
-                                        f"P(best) {p.probability_best:.2f}, n={p.outcomes}") for p in posteriors]))
+    if posteriors:
+        out.append(interval_chart(f"Win rate, {weights.credible_level:.0%} credible interval; P(best) beside",
+                                  [Interval(p.strategy, p.mean, p.lower, p.upper,
+                                            f"P(best) {p.probability_best:.2f}, n={p.outcomes}") for p in posteriors]))
     return "".join(out)
 
 

@@ -47,7 +47,7 @@ def test_an_empty_store_says_what_to_do():
     page = render(view())
     assert "No signals recorded yet. Send one" in page and "investiq request" in page
     assert "No settled price predictions in this window" in page and "/v1/price/realised" in page
-    assert "No strategy outcomes recorded yet" in page
+    assert "No strategy outcomes in the window yet" in page
     assert "the embedded default is served until something is" in page
     assert "serving the embedded default model" in page  # the health section names what is served
 
