@@ -78,7 +78,7 @@ def keyed(http):
     """The page behind a key, over branches that all fail."""
     failing = FailingBranch.bind()
     options = {"ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": {"INVESTIQ_API_KEY": KEY}}}}
-    serve.run(SignalIngress.options(**options).bind(failing, failing, failing, IngressConfig()),
+    serve.run(SignalIngress.options(**options).bind(failing, failing, failing, failing, IngressConfig()),
               name="keyed-page", route_prefix="/keyed-page")
     wait_until(lambda: http.get("/keyed-page/healthz").status_code == 200, 60, "keyed app up")
     yield http
