@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # Ray 2.60 turns token auth on by default; local development and tests run without it.
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install serve test test-slow
+.PHONY: install serve test test-slow browser
 
 # torch first and pinned: an unpinned torch pulls a multi-GB CUDA build where a CPU one is wanted.
 $(VENV)/.installed: pyproject.toml
@@ -23,3 +23,10 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -m slow
+
+# Headless Chromium (Debian's package) for the browser test of the operator page; .ci/run calls it.
+# Without it that test skips, saying so. Installing needs root (apt-get).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; } || \
+	  { echo "make browser: could not install chromium (run as root with apt-get, or install it yourself)"; exit 1; }

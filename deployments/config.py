@@ -52,6 +52,8 @@ class SentimentConfig(Section):
 class PriceConfig(Section):
     model_dir: str = Field("var/models/price", description="a model directory or registry; it reaches the replicas "
                                                        "as user_config, so changing it reloads in place")
+    default_model: bool = Field(True, description="serve the embedded default model (models/defaults/price, see its "
+                                                  "MODEL_CARD.md) while model_dir has no production version")
     load_retry: LoadRetry = LoadRetry()
     max_batch_size: int = Field(32, ge=1)
     batch_wait_timeout_s: float = Field(0.0005, ge=0)

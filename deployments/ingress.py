@@ -25,8 +25,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
@@ -36,6 +37,7 @@ from deployments.errors import Conflict, InvalidInput, one_line
 from deployments.http import ApiKey, Days, DrawQuery, RequestIdQuery, SymbolInPath, app, authorize, field_error
 from deployments.messages import OutcomeBatch, RealisedBars, Record
 from deployments.metrics import IngressMetrics
+from deployments.operator_page import authorize_page, operator_page
 from deployments.schemas import (
     BranchReadiness, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest,
     PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest,
@@ -331,6 +333,14 @@ class SignalIngress:
         QLIKE and VaR breaches of the settled risk forecasts beside HAR's, by model version."""
         await self._logged()
         return await self._single("ledger", lambda: self.ledger.evaluate.remote(symbol, days))
+
+    @app.get("/operator", response_class=HTMLResponse, include_in_schema=False)
+    async def operator(self, request: Request, days: Days = 7.0) -> HTMLResponse:
+        """The operator page (deployments/operator_page.py): read-only, behind the API key when one is set."""
+        authorize_page(request, self.api_key)
+        await self._logged()
+        return HTMLResponse(await operator_page(self.ledger, self.price, await self.readyz(), days,
+                                                self.config.timeouts.single_route_budget))
 
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz(self) -> dict:

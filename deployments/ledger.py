@@ -43,6 +43,7 @@ from store.writer import BatchedWriter
 
 DAY_S = 24 * 3600.0
 LOGGED_TABLES = frozenset({"signals", "sentiment_predictions", "price_predictions", "risk_predictions"})
+SHOWN_TABLES = LOGGED_TABLES | {"model_promotions"}  # what recent_rows reads for the operator page
 
 
 def _scores(settled: list[dict]) -> dict:
@@ -191,6 +192,14 @@ class Ledger:
             volatility_unsettled=sum(r["realised_variance"] is None for r in risk_rows),
             volatility_by_model_version={v: _volatility_scores(group) for v, group
                                          in _settled_by_version(risk_rows, "realised_variance").items()})
+
+    async def recent_rows(self, table: str, limit: int, since: float | None = None) -> list[dict]:
+        """The newest rows of a logged table or of the promotion log, newest first (reads only:
+        the operator page)."""
+        if table not in SHOWN_TABLES:
+            raise ValueError(f"the Ledger shows {sorted(SHOWN_TABLES)}, not {table}")
+        await self.writer.flush()
+        return await self._run(self.store.latest, table, limit, since)
 
     async def status(self) -> BranchReadiness:
         """Ready while the store answers; says how many records wait, were set aside or dropped."""

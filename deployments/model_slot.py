@@ -7,6 +7,9 @@ A `ModelSlot` holds the model one replica serves and is the only way a model get
   metric and in the promotion log; asking again for the source being served changes nothing;
 - while the replica has no model, the load is retried with doubling waits, so a hub that
   comes back or a model directory that appears is picked up without a restart;
+- a source may stand in for a model that does not exist yet (the price registry's embedded
+  default): while it is served, the slot looks every `retry.initial_s` for the real one and
+  loads it the moment it appears;
 - every load that succeeds, and every new reason a load fails, is one row of the promotion
   log (sent to the Ledger), never one per poll.
 """
@@ -36,16 +39,19 @@ M = TypeVar("M")
 
 class ModelSlot(Generic[M]):
     def __init__(self, deployment: str, load: Callable[[str], M], identity: Callable[[M], tuple[str, str, str]],
-                 ledger: DeploymentHandle | None, retry: LoadRetry, missing_hint: Callable[[str], str]):
+                 ledger: DeploymentHandle | None, retry: LoadRetry, missing_hint: Callable[[str], str],
+                 stand_in: Callable[[str], str | None] = lambda source: None):
         """`load(source)` builds a model (on the load thread); `identity(model)` is its
         (model_id, version, device); `missing_hint(source)` tells the operator what to do
-        while there is no model."""
+        while there is no model; `stand_in(source)` (cheap, on the load thread) is None when
+        `load(source)` gives the source's own model, else a note saying what stands in for it."""
         self.deployment = deployment
-        self._load, self._identity, self._hint = load, identity, missing_hint
+        self._load, self._identity, self._hint, self._stand_in = load, identity, missing_hint, stand_in
         self.ledger, self.retry = ledger, retry
         self.metrics = ModelMetrics()
         self.model: M | None = None
         self.source: str | None = None  # where the served model came from
+        self.standing_in: str | None = None  # the stand-in note while the served model stands in for another
         self.wanted: str | None = None  # the latest source asked for
         self.state, self.reason = "loading", "waiting for the first load"
         self.last_error: str | None = None
@@ -84,13 +90,15 @@ class ModelSlot(Generic[M]):
     async def _attempt(self, source: str) -> bool:
         self.load_attempts += 1
         try:
-            model = await asyncio.get_running_loop().run_in_executor(self._executor, self._load, source)
+            note, model = await asyncio.get_running_loop().run_in_executor(self._executor, self._load_noted, source)
         except Exception as exc:
             self._failed(source, exc)
             return False
         self.model, self.source, self._logged_failure = model, source, None
         self.last_error = self.last_failed_source = None
-        self.state, self.reason = "ready", None
+        self.state, self.reason, self.standing_in = "ready", note, note
+        if note is not None:
+            self._retry_until_loaded()  # now: until the source's own model appears
         model_id, version, device = self._identity(model)
         self.metrics.serving(model_id, version)
         logger.info("%s model %s version %s loaded from %s on %s", self.deployment, model_id, version, source, device)
@@ -118,14 +126,33 @@ class ModelSlot(Generic[M]):
         if self._retrying is None or self._retrying.done():
             self._retrying = asyncio.get_running_loop().create_task(self._retry_loop())
 
+    def _load_noted(self, source: str) -> tuple[str | None, M]:
+        """The stand-in note first: a real model that appears meanwhile is loaded under the
+        note, and the next look replaces it with itself (the other order could miss it)."""
+        return self._stand_in(source), self._load(source)
+
     async def _retry_loop(self) -> None:
+        """Without a model: the load again, after doubling waits. With a stand-in: a look every
+        `initial_s` for the source's own model, loaded when it appears (doubling waits while
+        that load fails, the stand-in still served)."""
         wait = self.retry.initial_s
-        while self.model is None:
+        while self.model is None or self.standing_in is not None:
             await asyncio.sleep(wait)
-            wait = min(wait * 2, self.retry.max_s)
             async with self._lock:
-                if self.model is None and self.wanted is not None:
-                    await self._attempt(self.wanted)
+                if self.wanted is None:
+                    continue
+                if self.model is None:
+                    wait = self.retry.initial_s if await self._attempt(self.wanted) else min(wait * 2, self.retry.max_s)
+                elif not await self._still_standing_in(self.wanted) and not await self._attempt(self.wanted):
+                    wait = min(wait * 2, self.retry.max_s)
+
+    async def _still_standing_in(self, source: str) -> bool:
+        """Whether `source` still has no model of its own; an error reading it says no, so the
+        load runs and reports what is wrong."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._stand_in, source) is not None
+        except Exception:
+            return False
 
     def _send(self, event: ModelLoadEvent) -> None:
         """Into the promotion log, off the load's path; a Ledger that is down only costs a log line."""

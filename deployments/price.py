@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 from ray import serve
@@ -26,7 +27,7 @@ from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, InputShift, PriceResponse
 from models.direction import flat_band
 from models.price_direction import CLASSES, PriceDirectionModel
-from models.registry import resolve_model_dir
+from models.registry import DEFAULT_PRICE_MODEL, registry_of, resolve_model_dir
 
 logger = logging.getLogger("ray.serve")
 
@@ -36,15 +37,25 @@ TRAIN_COMMAND = (
 )
 
 
+def default_note(source: str, default: Path | None) -> str | None:
+    """What /readyz says while the embedded default stands in for `source`'s own model; None otherwise."""
+    if default is None or resolve_model_dir(source, default) != default:
+        return None
+    return (f"serving the embedded default model ({default}/MODEL_CARD.md says how it was made and how good it is) "
+            f"until {source} has a production version; train yours with: {TRAIN_COMMAND.format(model_dir=source)}")
+
+
 @serve.deployment(name="Price")
 class PriceDeployment:
     def __init__(self, config: PriceConfig, prefer_gpu: bool, ledger: DeploymentHandle | None):
+        default = DEFAULT_PRICE_MODEL if config.default_model else None
         self.slot: ModelSlot[PriceDirectionModel] = ModelSlot(
-            "price", lambda source: PriceDirectionModel.load(resolve_model_dir(source), prefer_gpu),
+            "price", lambda source: PriceDirectionModel.load(resolve_model_dir(source, default), prefer_gpu),
             lambda m: (m.metadata.model_id, m.metadata.version, str(m.device)), ledger, config.load_retry,
             lambda source: f"no usable price model at {source}; train one with: "
                            f"{TRAIN_COMMAND.format(model_dir=source)} (if its gate refuses it, "
-                           f"`investiq promote --registry {source} --version <version>` serves it by hand)")
+                           f"`investiq promote --registry {source} --version <version>` serves it by hand)",
+            lambda source: default_note(source, default))
         self.metrics = PriceMetrics()
         self.batch_sizes: Counter = Counter()
         self._predict_batch.set_max_batch_size(config.max_batch_size)
@@ -81,6 +92,12 @@ class PriceDeployment:
 
     async def status(self) -> BranchReadiness:
         return self.slot.status()
+
+    async def registry_decisions(self) -> list[dict]:
+        """The promotion decisions of the registry this replica serves from (newest last): the
+        replica reads it where the graph mounts the registry, which the ingress may not."""
+        registry = registry_of(self.slot.wanted) if self.slot.wanted else None
+        return registry.decisions() if registry is not None else []
 
     async def get_stats(self) -> dict:
         return {"batch_sizes": dict(self.batch_sizes), "load_attempts": self.slot.load_attempts}

@@ -22,6 +22,8 @@ from pathlib import Path
 from models.model_directory import METADATA_FILE
 
 POINTER = "production.json"
+# The price model served while the configured registry has no production version (see its MODEL_CARD.md).
+DEFAULT_PRICE_MODEL = Path(__file__).resolve().parent / "defaults" / "price"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -155,6 +157,22 @@ def new_version() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def resolve_model_dir(path: str | Path) -> Path:
-    """A model directory as given, or the production version when `path` is a registry."""
-    return ModelRegistry(path).production_path() if ModelRegistry.is_registry(path) else Path(path)
+def resolve_model_dir(path: str | Path, default: Path | None = None) -> Path:
+    """A model directory as given, or the production version when `path` is a registry.
+    With `default`: that directory while `path` holds no model yet (it does not exist, or
+    it is a registry without a production version), so a fresh install serves something."""
+    if ModelRegistry.is_registry(path):
+        registry = ModelRegistry(path)
+        return registry.production_path() if default is None or registry.production() else default
+    return default if default is not None and not Path(path).exists() else Path(path)
+
+
+def registry_of(path: str | Path) -> ModelRegistry | None:
+    """The registry a served source belongs to: `path` itself, or the registry holding the
+    version directory `path` (a promotion points the graph at `<root>/versions/<version>`)."""
+    path = Path(path)
+    if ModelRegistry.is_registry(path):
+        return ModelRegistry(path)
+    if path.parent.name == "versions" and ModelRegistry.is_registry(path.parent.parent):
+        return ModelRegistry(path.parent.parent)
+    return None

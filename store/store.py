@@ -270,6 +270,15 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def latest(self, table: str, limit: int, since: float | None = None) -> list[dict]:
+        """The newest `limit` rows of a table, newest first; `since`: created (a load: at) since then."""
+        t = TABLES[table]
+        query = select(t).order_by(*(c.desc() for c in t.primary_key.columns)).limit(limit)
+        if since is not None:
+            query = query.where((t.c.created_at if "created_at" in t.c else t.c.at) >= since)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
     def count(self, table: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(TABLES[table])).scalar()

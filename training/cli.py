@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from models import DEFAULT_SENTIMENT_MODEL
+from models.registry import DEFAULT_PRICE_MODEL
 from training.promotion import PromotionFailed
 from training.train import TrainConfig
 
@@ -140,6 +141,18 @@ def _qlike_table(part: dict) -> dict:
         table[horizon] = {name: None if s is None else round(s["qlike"], 4) for name, s in forecasters.items()
                           if s is None or (isinstance(s, dict) and "qlike" in s)}
     return table
+
+
+def cmd_train_default(args: argparse.Namespace) -> None:
+    """The embedded default price model and its card, from the shared bars (training.default_model)."""
+    from training.data import shared_data_dir
+    from training.default_model import train_default_price_model
+
+    data_dir = Path(args.data) if args.data else shared_data_dir()
+    if not data_dir.is_dir():
+        raise SystemExit(f"reference data not found at {data_dir}; put ../shared/data beside the project "
+                         "or set INVESTIQ_SHARED_DATA")
+    print(json.dumps(train_default_price_model(data_dir, Path(args.out)), indent=2, default=str))
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -461,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MLflow tracking URI of the sweep's trials (default $MLFLOW_TRACKING_URI, else "
                           "sqlite:///var/mlflow.db; 'none' turns tracking off)")
     vol.set_defaults(func=cmd_train_volatility)
+
+    default = sub.add_parser("train-default", help="train the embedded default price model (served while the "
+                                                   "registry has no production version) and write its model card")
+    default.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
+    default.add_argument("--out", default=str(DEFAULT_PRICE_MODEL), help="default: the embedded model's directory")
+    default.set_defaults(func=cmd_train_default)
 
     data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")
     _add_bars_source(data)

@@ -20,11 +20,11 @@ QUICK_RETRY = {"initial_s": 0.2, "max_s": 0.5}
 
 @pytest.fixture(scope="module")
 def offline(http, tmp_path_factory):
-    """No sentiment checkpoint, no trained price or volatility model, a Ledger that hangs."""
+    """No sentiment checkpoint, no trained price or volatility model (nor the default), a Ledger that hangs."""
     missing = tmp_path_factory.mktemp("empty")
     sentiment = SentimentDeployment.options(**SMALL).bind(SentimentConfig(model=str(missing / "finbert")), False, None)
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(missing / "price")}).bind(
-        PriceConfig(), False, None)
+        PriceConfig(default_model=False), False, None)
     volatility = VolatilityDeployment.options(**SMALL, user_config={"model_dir": str(missing / "volatility")}).bind(
         VolatilityConfig(), False, None)
     serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, volatility, SlowBranch.bind(), INGRESS),

@@ -18,7 +18,7 @@ from tests.serve.fakes import FailingBranch
 from tests.support import TINY_CONTEXT, make_tiny_price_model, random_walk_bars, wait_until
 
 SMALL = {"ray_actor_options": {"num_cpus": 0.05}}
-QUICK_RETRY = {"load_retry": {"initial_s": 0.5, "max_s": 1.0}}
+QUICK_RETRY = {"load_retry": {"initial_s": 0.5, "max_s": 1.0}, "default_model": False}
 
 
 def deploy_loads(data, model_dir) -> None:
