@@ -64,6 +64,8 @@ class PriceConfig(Section):
 class VolatilityConfig(Section):
     model_dir: str = Field("var/models/volatility", description="a volatility model directory (HAR or PatchTST) "
                                                               "or registry; user_config, as for price")
+    default_model: bool = Field(True, description="serve the embedded default HAR model (models/defaults/volatility) "
+                                                  "while model_dir holds no production version")
     load_retry: LoadRetry = LoadRetry()
     target_annual_volatility: float = Field(
         0.10, gt=0, le=2, description="the position scale sizes a position whose return volatility is this, "

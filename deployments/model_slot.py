@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from ray.serve.handle import DeploymentHandle
@@ -32,6 +33,7 @@ from deployments.messages import ModelLoadEvent
 from deployments.metrics import ModelMetrics
 from deployments.placement_info import replica_devices
 from deployments.schemas import BranchReadiness
+from models.registry import resolve_model_dir
 
 logger = logging.getLogger("ray.serve")
 M = TypeVar("M")
@@ -175,3 +177,12 @@ class ModelSlot(Generic[M]):
         return BranchReadiness(ready=model is not None, state=self.state, reason=self.reason, model_id=model_id,
                                version=version, source=self.source, last_load_error=self.last_error,
                                last_failed_source=self.last_failed_source, **replica_devices(device))
+
+
+def default_note(source: str, default: Path | None, train_command: str) -> str | None:
+    """What /readyz says while an embedded default stands in for `source`'s own model (a
+    ModelSlot's `stand_in`); None otherwise. `train_command` has a {model_dir} to fill."""
+    if default is None or resolve_model_dir(source, default) != default:
+        return None
+    return (f"serving the embedded default model ({default}/MODEL_CARD.md says how it was made and how good it is) "
+            f"until {source} has a production version; train yours with: {train_command.format(model_dir=source)}")

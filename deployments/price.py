@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 from ray import serve
@@ -22,7 +21,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.config import PriceConfig
 from deployments.bar_checks import check_bars
 from deployments.metrics import PriceMetrics
-from deployments.model_slot import ModelSlot
+from deployments.model_slot import ModelSlot, default_note
 from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, InputShift, PriceResponse
 from models.direction import flat_band
@@ -37,14 +36,6 @@ TRAIN_COMMAND = (
 )
 
 
-def default_note(source: str, default: Path | None) -> str | None:
-    """What /readyz says while the embedded default stands in for `source`'s own model; None otherwise."""
-    if default is None or resolve_model_dir(source, default) != default:
-        return None
-    return (f"serving the embedded default model ({default}/MODEL_CARD.md says how it was made and how good it is) "
-            f"until {source} has a production version; train yours with: {TRAIN_COMMAND.format(model_dir=source)}")
-
-
 @serve.deployment(name="Price")
 class PriceDeployment:
     def __init__(self, config: PriceConfig, prefer_gpu: bool, ledger: DeploymentHandle | None):
@@ -55,7 +46,7 @@ class PriceDeployment:
             lambda source: f"no usable price model at {source}; train one with: "
                            f"{TRAIN_COMMAND.format(model_dir=source)} (if its gate refuses it, "
                            f"`investiq promote --registry {source} --version <version>` serves it by hand)",
-            lambda source: default_note(source, default))
+            lambda source: default_note(source, default, TRAIN_COMMAND))
         self.metrics = PriceMetrics()
         self.batch_sizes: Counter = Counter()
         self._predict_batch.set_max_batch_size(config.max_batch_size)

@@ -2,7 +2,8 @@
 volatility-targeted position scale), hot-swappable through user_config like Price.
 
 It serves whatever volatility model its registry's production names: HAR-RV (the report's
-best forecaster, the default) or a PatchTST volatility model the gate admitted. The same
+best forecaster) or a PatchTST volatility model the gate admitted; while the registry has no
+production version, the embedded default (a HAR model on QQQ daily bars, models/defaults). The same
 ModelSlot life cycle as every model server: load aside, swap on success, keep serving and say
 so on failure, retry while there is none.
 """
@@ -19,10 +20,10 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.bar_checks import check_bars
 from deployments.config import VolatilityConfig
-from deployments.model_slot import ModelSlot
+from deployments.model_slot import ModelSlot, default_note
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
 from models.har_model import HarVolatilityModel, load_volatility_model
-from models.registry import resolve_model_dir
+from models.registry import DEFAULT_VOLATILITY_MODEL, resolve_model_dir
 from models.risk import ReturnDistribution, position_scale
 from models.volatility import bars_per_year
 
@@ -48,11 +49,13 @@ def horizon_risk(d: ReturnDistribution, har_variance: float | None, per_year: fl
 class VolatilityDeployment:
     def __init__(self, config: VolatilityConfig, prefer_gpu: bool, ledger: DeploymentHandle | None):
         self.config = config
+        default = DEFAULT_VOLATILITY_MODEL if config.default_model else None
         self.slot = ModelSlot(
-            "volatility", lambda source: load_volatility_model(resolve_model_dir(source), prefer_gpu),
+            "volatility", lambda source: load_volatility_model(resolve_model_dir(source, default), prefer_gpu),
             lambda m: (m.metadata.model_id, m.metadata.version, str(m.device)), ledger, config.load_retry,
             lambda source: f"no usable volatility model at {source}; fit one with: "
-                           f"{FIT_COMMAND.format(model_dir=source)}")
+                           f"{FIT_COMMAND.format(model_dir=source)}",
+            lambda source: default_note(source, default, FIT_COMMAND))
         # One inference thread, which does not import torch: a replica serving HAR never needs it
         # (a PatchTST model runs with the thread count Ray gives the replica).
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="volatility")

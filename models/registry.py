@@ -24,6 +24,7 @@ from models.model_directory import METADATA_FILE
 POINTER = "production.json"
 # The price model served while the configured registry has no production version (see its MODEL_CARD.md).
 DEFAULT_PRICE_MODEL = Path(__file__).resolve().parent / "defaults" / "price"
+DEFAULT_VOLATILITY_MODEL = Path(__file__).resolve().parent / "defaults" / "volatility"
 
 
 def _write_atomic(path: Path, text: str) -> None:

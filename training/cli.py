@@ -144,15 +144,20 @@ def _qlike_table(part: dict) -> dict:
 
 
 def cmd_train_default(args: argparse.Namespace) -> None:
-    """The embedded default price model and its card, from the shared bars (training.default_model)."""
+    """The embedded default models and their cards, from the shared bars (training.default_model)."""
     from training.data import shared_data_dir
-    from training.default_model import train_default_price_model
+    from training.default_model import train_default_price_model, train_default_volatility_model
 
     data_dir = Path(args.data) if args.data else shared_data_dir()
     if not data_dir.is_dir():
         raise SystemExit(f"reference data not found at {data_dir}; put ../shared/data beside the project "
                          "or set INVESTIQ_SHARED_DATA")
-    print(json.dumps(train_default_price_model(data_dir, Path(args.out)), indent=2, default=str))
+    made = {}
+    if args.model in ("price", "both"):
+        made["price"] = train_default_price_model(data_dir, Path(args.out_dir) / "price")
+    if args.model in ("volatility", "both"):
+        made["volatility"] = train_default_volatility_model(data_dir, Path(args.out_dir) / "volatility")
+    print(json.dumps(made, indent=2, default=str))
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -475,10 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "sqlite:///var/mlflow.db; 'none' turns tracking off)")
     vol.set_defaults(func=cmd_train_volatility)
 
-    default = sub.add_parser("train-default", help="train the embedded default price model (served while the "
-                                                   "registry has no production version) and write its model card")
+    default = sub.add_parser("train-default", help="train the embedded default models (served while their "
+                                                   "registry has no production version) and write their model cards")
     default.add_argument("--data", help="the shared data folder (default ../shared/data or $INVESTIQ_SHARED_DATA)")
-    default.add_argument("--out", default=str(DEFAULT_PRICE_MODEL), help="default: the embedded model's directory")
+    default.add_argument("--model", choices=["price", "volatility", "both"], default="both")
+    default.add_argument("--out-dir", default=str(DEFAULT_PRICE_MODEL.parent),
+                         help="default: the embedded models' folder (each model in <out-dir>/<model>)")
     default.set_defaults(func=cmd_train_default)
 
     data = sub.add_parser("data", help="load bars (CSV, or yfinance into the local cache) and summarise them")

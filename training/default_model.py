@@ -1,13 +1,15 @@
-"""The embedded default price model: made by `investiq train-default`, shipped in the repository
-(models/defaults/price) with its model card, and served while the price registry has no
-production version (models.registry.resolve_model_dir), so a fresh install answers on price.
+"""The embedded default models: made by `investiq train-default`, shipped in the repository
+(models/defaults/price and models/defaults/volatility) each with its model card, and served
+while their registry has no production version (models.registry.resolve_model_dir), so a
+fresh install answers on price and carries a risk block.
 
 Its bars are the one series in the shared data whose source states a licence that allows
 shipping what is derived from it (QQQ daily, MIT; see the data's MANIFEST.md): the weights are
 shipped, the bars never are. Its skill is measured as the promotion gate measures a candidate
 against the base rate, on every held-out test window, and the card says "none detectable"
 when the test finds none. The card is written from the model's own metadata, so what it says
-is what the command measured.
+is what the command measured. The volatility default is HAR-RV (training.train_har) on the
+same bars, its skill measured against the training mean with a Diebold–Mariano test on QLIKE.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from scipy.stats import norm
 
 from models.direction import CLASSES
 from models.model_directory import METADATA_FILE
-from models.registry import DEFAULT_PRICE_MODEL
+from models.registry import DEFAULT_PRICE_MODEL, DEFAULT_VOLATILITY_MODEL
 from training.data import load_bars
 from training.retrain import gate
 from training.train import TrainConfig, train
+from training.train_har import train_har
 
 BARS = "stocks/daily/QQQ_1d_splitadj.csv"
 DATA = {"file": f"../shared/data/{BARS}", "what": "QQQ daily OHLCV, split-adjusted only (no dividends)",
@@ -56,14 +59,33 @@ def train_default_price_model(data_dir: Path, out: Path = DEFAULT_PRICE_MODEL, c
         "held_out": {k: figures[k] for k in ("windows", "first_window", "last_window", "hac_lags", "log_loss",
                                              "accuracy")},
         "skill": skill(figures["vs_base_rate"])}
+    replace_with(out, model, model_card(asdict(model.metadata)))
+    return {"out": str(out), "version": version, "validation": metrics["validation"], "test": metrics["test"],
+            "skill": model.metadata.extra["default_model"]["skill"]}
+
+
+def replace_with(out: Path, model, card: str) -> None:
+    """`out` becomes the model's directory with its card, whole or not at all."""
     staging = Path(out).with_name(Path(out).name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     model.save(staging)
-    (staging / CARD).write_text(model_card(asdict(model.metadata)))
+    (staging / CARD).write_text(card)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    return {"out": str(out), "version": version, "validation": metrics["validation"], "test": metrics["test"],
-            "skill": model.metadata.extra["default_model"]["skill"]}
+
+
+def train_default_volatility_model(data_dir: Path, out: Path = DEFAULT_VOLATILITY_MODEL) -> dict:
+    """HAR on the same bars (daily: the next day and week), measured, with its card, into `out`."""
+    start = time.perf_counter()
+    frame = load_bars(csv=Path(data_dir) / BARS, session="all")
+    model, metrics = train_har(frame, "all", version=f"qqq-daily-{frame.index[-1]:%Y%m%d}",
+                               model_id="default-har-volatility")
+    model.metadata.extra["default_model"] = {"data": DATA, "command": COMMAND,
+                                             "train_seconds": round(time.perf_counter() - start, 1)}
+    replace_with(out, model, volatility_model_card(asdict(model.metadata)))
+    return {"out": str(out), "version": model.metadata.version,
+            "test_qlike": {h: {n: round(f["qlike"], 4) for n, f in s["forecasters"].items()}
+                           for h, s in metrics["test"].items()}}
 
 
 def _rates(rates: dict) -> str:
@@ -142,3 +164,65 @@ def model_card(meta: dict) -> str:
         "",
     ])
 
+
+def volatility_model_card(meta: dict) -> str:
+    """The card of the default volatility model, from its metadata (investiq.json) alone."""
+    extra, made = meta["extra"], meta["extra"]["default_model"]
+    window = extra["data_window"]
+    rows, verdicts = [], []
+    for part in ("validation", "test"):
+        for horizon, scores in extra["metrics"][part].items():
+            f = scores["forecasters"]
+            coverage = ", ".join(f"{float(level):.0%}: {v['kupiec']['rate']:.1%} (Kupiec p {v['kupiec']['p_value']:.2f})"
+                                 for level, v in f["har"]["var"].items())
+            rows.append(f"| {part} | {horizon[1:]} | {scores['origins']} | {f['har']['qlike']:.3f} | "
+                        f"{f['ewma']['qlike']:.3f} | {f['garch']['qlike']:.3f} | {f['unconditional']['qlike']:.3f} | "
+                        f"{coverage} |")
+            if part == "test":
+                dm = f["unconditional"]["qlike_vs_har"]
+                better = dm["estimate"] > 0 and dm["p_value"] < ALPHA
+                verdicts.append(f"over {horizon[1:]} day(s) {'detectable' if better else 'none detectable'} "
+                                f"(the training mean's QLIKE minus HAR's {dm['estimate']:+.3f}, Diebold–Mariano "
+                                f"p {dm['p_value']:.3f})")
+    return "\n".join([
+        f"# Default volatility model `{meta['model_id']}@{meta['version']}`",
+        "",
+        "HAR-RV, served by the graph's volatility branch while `volatility.model_dir` holds no production version "
+        "(a fresh install), and named by its model id in `model_versions` and `/readyz` (whose volatility `reason` "
+        "says it is the default). Your own model replaces it the moment one is promoted "
+        "(`volatility.default_model: false` turns it off). Generated by "
+        f"`{made['command']}` from `{METADATA_FILE}` beside it (commit {(extra.get('code_commit') or '?')[:10]}, "
+        f"{made['train_seconds']:.0f} s on the machine that made it); do not edit by hand.",
+        "",
+        "## Data and window",
+        "",
+        f"- Bars: `{made['data']['file']}`, {made['data']['what']}; source {made['data']['source']}; licence "
+        f"{made['data']['licence']}. The bars are not in this repository, only the coefficients fitted on them.",
+        f"- Window: {window['bars']} bars, {window['first_bar'][:10]} to {window['last_bar'][:10]}; fitted on bars up "
+        f"to {window['train_until'][:10]}, then validation and test in time order (15 % each), from "
+        f"{window['test_from'][:10]} the test.",
+        f"- What it forecasts: the sum of the next {' and '.join(map(str, meta['horizons']))} days' Parkinson range "
+        f"variances, from the mean of the last {', '.join(map(str, meta['windows']))} days'; it accepts daily bars "
+        f"(spacing {meta['bar_interval_s']:g} s), at least {max(meta['windows'])} of them.",
+        "- The return over each horizon: the forecast volatility times the empirical quantiles of the training "
+        "days' returns divided by the forecast (filtered historical simulation).",
+        "",
+        "## How good it is",
+        "",
+        "Mean QLIKE (lower is better) of HAR and of baselines fitted on the same training part, at origins one "
+        "horizon apart, and HAR's value-at-risk breach rates:",
+        "",
+        "| part | horizon (days) | origins | HAR | EWMA | GARCH | training mean | HAR VaR breaches |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"**Skill over the training mean: {'; '.join(verdicts)}.** The walk-forward comparison with every other "
+        "forecaster, PatchTST included, on SPY and NVDA bars is in `reports/quality/REPORT.md`.",
+        "",
+        "## What it is for",
+        "",
+        "A risk block from the first run: volatility, a return interval, value at risk and a position scale for "
+        "daily bars. It was fitted on one index ETF; fit your own on your bars with "
+        "`investiq train-volatility --bars <csv> --registry var/models/volatility --promote`.",
+        "",
+    ])
