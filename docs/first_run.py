@@ -34,9 +34,9 @@ from training.data import load_bars_csv, shared_data_dir  # noqa: E402
 from training.default_model import BARS  # noqa: E402
 
 NEWS = ["Fed holds rates steady", "QQQ inflows hit a record"]
-# Degraded on a fresh install offline: sentiment (the hub is unreachable) and, until the risk
-# block ships an embedded default of its own, volatility (its registry is empty).
-EXPECTED_DEGRADED = ["sentiment", "volatility"]
+# Degraded on a fresh install offline: sentiment only (the hub is unreachable); price and
+# volatility answer from their embedded defaults.
+EXPECTED_DEGRADED = ["sentiment"]
 
 
 def fresh_config(work: Path, port: int) -> dict:

@@ -13,12 +13,13 @@ from deployments.schemas import SignalRequest
 from models.bar_spacing import bar_spacing_error
 from models.model_directory import METADATA_FILE
 from models.price_direction import PriceDirectionModel
-from models.registry import DEFAULT_PRICE_MODEL, ModelRegistry, registry_of, resolve_model_dir
+from models.har_model import HarVolatilityModel, load_volatility_model
+from models.registry import DEFAULT_PRICE_MODEL, DEFAULT_VOLATILITY_MODEL, ModelRegistry, registry_of, resolve_model_dir
 from models.session import session_error
 from tests.support import make_tiny_price_model, random_walk_frame
 from training.cli import main
 from training.data import shared_data_dir
-from training.default_model import BARS, CARD, model_card, skill, train_default_price_model
+from training.default_model import BARS, CARD, model_card, skill, train_default_price_model, volatility_model_card
 from training.train import TrainConfig
 
 QQQ = shared_data_dir() / BARS
@@ -30,6 +31,22 @@ def test_the_shipped_card_is_the_one_its_metadata_makes():
     meta = json.loads((DEFAULT_PRICE_MODEL / METADATA_FILE).read_text())
     assert (DEFAULT_PRICE_MODEL / CARD).read_text() == model_card(meta)
     assert "default" in meta["model_id"] and meta["session"] == "all" and meta["bar_interval_s"] == 86400
+
+
+def test_the_shipped_volatility_card_is_the_one_its_metadata_makes_and_it_reads_daily_bars():
+    meta = json.loads((DEFAULT_VOLATILITY_MODEL / METADATA_FILE).read_text())
+    assert (DEFAULT_VOLATILITY_MODEL / CARD).read_text() == volatility_model_card(meta)
+    model = load_volatility_model(DEFAULT_VOLATILITY_MODEL)
+    assert isinstance(model, HarVolatilityModel) and model.metadata.horizons == [1, 5]
+    assert model.metadata.bar_interval_s == 86400 and model.metadata.windows == [1, 5, 22]
+    days = pd.date_range("2024-01-02", periods=40, freq="B", tz="America/New_York")
+    close = 400 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.012, 40)))
+    bars = {"timestamps": [t.timestamp() for t in days], "open": close, "close": close, "high": close * 1.008,
+            "low": close * 0.992, "volume": np.full(40, 4e7)}
+    distributions, _ = model.forecast_bars(bars)
+    daily = np.log(1.008 / 0.992) ** 2 / (4 * np.log(2))  # every day's Parkinson variance
+    assert distributions[0].variance == pytest.approx(sum(np.asarray(model.metadata.coefficients[0]) * [1, daily, daily, daily]))
+    assert 0 < distributions[0].value_at_risk(0.95) < distributions[0].value_at_risk(0.99)
 
 
 def test_the_default_is_small_and_loads_quickly():

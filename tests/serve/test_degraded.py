@@ -26,7 +26,7 @@ def offline(http, tmp_path_factory):
     price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(missing / "price")}).bind(
         PriceConfig(default_model=False), False, None)
     volatility = VolatilityDeployment.options(**SMALL, user_config={"model_dir": str(missing / "volatility")}).bind(
-        VolatilityConfig(), False, None)
+        VolatilityConfig(default_model=False), False, None)
     serve.run(SignalIngress.options(**SMALL).bind(sentiment, price, volatility, SlowBranch.bind(), INGRESS),
               name="offline", route_prefix="/offline")
     wait_until(lambda: http.get("/offline/healthz").status_code == 200, 60, "offline app up")
