@@ -123,3 +123,29 @@ def score_timeline(title: str, points: list[tuple[str, float, str]]) -> str:
              for i, (label, score, decision) in enumerate(points)]
     body += [_key(left + 10 + 70 * k, height - 4, COLOURS[d], d) for k, d in enumerate(("BUY", "HOLD", "SELL"))]
     return _svg(title, height, len(points), body)
+
+
+def forecast_chart(title: str, points: list[tuple[str, float, float]]) -> str:
+    """Forecast against realised variance, (label, forecast, realised) each, on log axes (they
+    span orders of magnitude) over the same range; on the diagonal is a perfect forecast."""
+    left, top, side = 64, 10, 260
+    height = top + side + 40
+    logs = [math.log10(v) for _, f, r in points for v in (f, r) if v > 0] or [0.0]
+    low, high = math.floor(min(logs)), math.ceil(max(logs))
+    high = max(high, low + 1)
+
+    def at(v: float) -> float:
+        return (math.log10(max(v, 10.0 ** low)) - low) / (high - low)
+
+    body = [item for e in range(low, high + 1) for t in [(e - low) / (high - low)] for item in
+            (_line(left + side * t, top, left + side * t, top + side), _line(left, top + side * (1 - t), left + side,
+                                                                               top + side * (1 - t)),
+             _text(left + side * t, top + side + 16, f"1e{e}", "middle"), _text(left - 6, top + side * (1 - t) + 4,
+                                                                                f"1e{e}", "end"))]
+    body += [_line(left, top + side, left + side, top, INK, dash=True),
+             _text(left + side / 2, height - 4, "forecast variance", "middle"),
+             f'<text x="12" y="{top + side / 2:.0f}" font-size="11" transform="rotate(-90 12 {top + side / 2:.0f})" '
+             f'text-anchor="middle" fill="{INK}">realised variance</text>']
+    body += [_dot(left + side * at(f), top + side * (1 - at(r)), 3, "#0550ae",
+                  f"{label}: forecast {f:.3g}, realised {r:.3g}") for label, f, r in points]
+    return _svg(title, height, len(points), body)

@@ -1,7 +1,8 @@
 """The operator page (`GET /operator`): are the signals any good, and what is being served?
 
 Read-only. It asks the Ledger for what the store already holds (recent signals, settled
-predictions scored as `/v1/evaluate` scores them, strategy posteriors, the model-load log)
+price predictions and risk forecasts scored as `/v1/evaluate` scores them, strategy
+posteriors, the model-load log)
 and the Price deployment for its registry's promotion decisions, and draws them on the
 server (deployments.charts), so the page is one self-contained HTML document: no script,
 no CDN. A branch that does not answer costs its section only, which says so. With an empty
@@ -26,7 +27,7 @@ from fastapi import HTTPException, Request
 from ray.serve.handle import DeploymentHandle
 
 from deployments.branch_call import BranchResult, call_branch
-from deployments.charts import Interval, interval_chart, reliability_chart, score_timeline
+from deployments.charts import Interval, forecast_chart, interval_chart, reliability_chart, score_timeline
 from deployments.http import authorize
 from deployments.schemas import EvaluationResponse, ReadinessResponse
 from models.direction import CLASSES
@@ -72,6 +73,7 @@ class Quality:
     symbol: str
     evaluation: BranchResult  # EvaluationResponse when it answered
     calibration: dict[str, dict[str, list[dict]]]  # version -> class -> reliability bins
+    variances: dict[tuple[str, int], list[tuple[str, float, float]]]  # (version, horizon) -> (when, forecast, realised)
 
 
 @dataclass
@@ -81,10 +83,23 @@ class View:
     readiness: ReadinessResponse
     signals: BranchResult  # newest first
     predictions: BranchResult
+    risks: BranchResult
     strategies: BranchResult
     loads: BranchResult
     decisions: BranchResult
     quality: list[Quality]
+
+
+def settled_variances(rows: list[dict]) -> dict[tuple[str, int], list[tuple[str, float, float]]]:
+    """Settled risk forecasts per (model version, horizon): each bar once, its latest forecast."""
+    latest: dict[tuple[str, int, float], dict] = {}
+    for row in reversed(rows):  # oldest first, so the latest forecast of a bar wins
+        if row["realised_variance"] is not None:
+            latest[(row["model_version"], row["horizon"], row["as_of"])] = row
+    out: dict[tuple[str, int], list[tuple[str, float, float]]] = {}
+    for (version, horizon, as_of), row in sorted(latest.items()):
+        out.setdefault((version, horizon), []).append((_when(as_of), row["variance"], row["realised_variance"]))
+    return out
 
 
 def calibration(rows: list[dict]) -> dict[str, dict[str, list[dict]]]:
@@ -109,16 +124,19 @@ async def gather(ledger: DeploymentHandle, price: DeploymentHandle, readiness: R
     calls = {
         "signals": lambda: ledger.recent_rows.remote("signals", RECENT_SIGNALS),
         "predictions": lambda: ledger.recent_rows.remote("price_predictions", MAX_PREDICTIONS, since),
+        "risks": lambda: ledger.recent_rows.remote("risk_predictions", MAX_PREDICTIONS, since),
         "strategies": ledger.strategy_weights.remote,
         "loads": lambda: ledger.recent_rows.remote("model_promotions", RECENT_LOADS),
         "decisions": price.registry_decisions.remote,
     }
     results = dict(zip(calls, await asyncio.gather(*(call_branch(send, budget_s) for send in calls.values()))))
-    rows = results["predictions"].value or []
-    symbols = sorted({r["symbol"] for r in rows if r["realised"] is not None})
+    rows, risks = results["predictions"].value or [], results["risks"].value or []
+    symbols = sorted({r["symbol"] for r in rows if r["realised"] is not None}
+                     | {r["symbol"] for r in risks if r["realised_variance"] is not None})
     evaluations = await asyncio.gather(*(call_branch(lambda s=s: ledger.evaluate.remote(s, days), budget_s)
                                          for s in symbols))
-    quality = [Quality(s, e, calibration([r for r in rows if r["symbol"] == s])) for s, e in zip(symbols, evaluations)]
+    quality = [Quality(s, e, calibration([r for r in rows if r["symbol"] == s]),
+                       settled_variances([r for r in risks if r["symbol"] == s])) for s, e in zip(symbols, evaluations)]
     return View(days=days, at=time.time(), readiness=readiness, quality=quality, **results)
 
 
@@ -208,7 +226,7 @@ def quality(view: View) -> str:
             out.append(f"<h3>{escape(q.symbol)}</h3>" + _unavailable("Its evaluation", q.evaluation))
             continue
         evaluation: EvaluationResponse = q.evaluation.value
-        for version, scores in evaluation.by_model_version.items():
+        for version, scores in evaluation.by_model_version.items():  # none for a symbol with risk forecasts only
             out.append(f'<div class="card"><h3>{escape(q.symbol)}: {escape(version)}</h3><p>{scores.n} settled '
                        f"({evaluation.unsettled} waiting for their bars); accuracy {scores.accuracy:.3f}; Brier "
                        f"{scores.brier:.4f} against {scores.brier_base_rate:.4f} for the window's own class "
@@ -219,6 +237,38 @@ def quality(view: View) -> str:
                        if buckets else _empty("No calls with a non-zero score yet, so no hit rate by confidence."))
             out.append(reliability_chart("Calibration: forecast probability against how often it happened",
                                          q.calibration.get(version, {})) + "</div>")
+    return "".join(out)
+
+
+def _breaches(b) -> str:
+    kupiec = "" if b.kupiec_p is None else f" (Kupiec p {b.kupiec_p:.2f})"
+    return f"{b.breaches} of {b.n}, {b.rate:.1%}{kupiec}"
+
+
+def volatility(view: View) -> str:
+    out = [f"<h2>Volatility forecasts, settled in the last {view.days:g} days</h2>"]
+    if not view.risks.ok:
+        return "".join(out) + _unavailable("Risk forecasts", view.risks)
+    shown = [q for q in view.quality if q.evaluation.ok and q.evaluation.value.volatility_by_model_version]
+    if not shown:
+        return "".join(out) + _empty(
+            "No settled risk forecasts in this window. A forecast settles when the bars after it arrive: POST them "
+            "to <code>/v1/price/realised</code>, then reload.")
+    for q in shown:
+        evaluation: EvaluationResponse = q.evaluation.value
+        for version, horizons in evaluation.volatility_by_model_version.items():
+            rows = [[f"{h.horizon} bars", str(h.n), f"{h.qlike:.3f}",
+                     "–" if h.qlike_har is None else f"{h.qlike_har:.3f}", _breaches(h.var_95), _breaches(h.var_99)]
+                    for h in horizons]
+            out.append(f'<div class="card"><h3>{escape(q.symbol)}: {escape(version)}</h3>'
+                       f"<p>{evaluation.volatility_unsettled} forecasts wait for their bars. QLIKE: lower is better, "
+                       "0 for a perfect forecast; HAR's is its forecast at the same bars. VaR breaches: a 95 % VaR "
+                       "should be breached about 5 % of the time, a 99 % one about 1 %.</p>"
+                       + _table(["horizon", "settled", "QLIKE", "HAR's QLIKE", "VaR 95 % breaches",
+                                 "VaR 99 % breaches"], rows, "risk")
+                       + "".join(forecast_chart(f"Horizon {h.horizon} bars: forecast against realised variance",
+                                                q.variances.get((version, h.horizon), [])) for h in horizons)
+                       + "</div>")
     return "".join(out)
 
 
@@ -267,7 +317,7 @@ def promotions(view: View) -> str:
     return "".join(out)
 
 
-SECTIONS = (health, recent_signals, quality, strategies, promotions)
+SECTIONS = (health, recent_signals, quality, volatility, strategies, promotions)
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;color:#24292f;margin:24px auto;max-width:1180px;padding:0 16px}
 h1{font-size:22px;margin:0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}

@@ -11,9 +11,10 @@ from fastapi import HTTPException
 from starlette.requests import Request
 
 from deployments.branch_call import BranchResult
-from deployments.operator_page import Quality, View, authorize_page, calibration, render, sent_key
+from deployments.operator_page import Quality, View, authorize_page, calibration, render, sent_key, settled_variances
 from deployments.schemas import (
     BranchReadiness, DirectionScores, EvaluationResponse, ReadinessResponse, StrategyWeightsResponse,
+    VolatilityScores,
 )
 
 NOW = time.time()
@@ -34,7 +35,7 @@ def prediction(i: int, p_up: float, realised: str | None, symbol: str = "SPY", v
 
 def view(**parts) -> View:
     empty = BranchResult(value=[])
-    base = dict(days=7, at=NOW, readiness=READY, signals=empty, predictions=empty,
+    base = dict(days=7, at=NOW, readiness=READY, signals=empty, predictions=empty, risks=empty,
                 strategies=BranchResult(value=PRIOR), loads=empty, decisions=empty, quality=[])
     return View(**{**base, **parts})
 
@@ -47,6 +48,7 @@ def test_an_empty_store_says_what_to_do():
     page = render(view())
     assert "No signals recorded yet. Send one" in page and "investiq request" in page
     assert "No settled price predictions in this window" in page and "/v1/price/realised" in page
+    assert "No settled risk forecasts in this window" in page
     assert "No strategy outcomes in the window yet" in page
     assert "the embedded default is served until something is" in page
     assert "serving the embedded default model" in page  # the health section names what is served
@@ -64,11 +66,33 @@ def test_signals_and_settled_predictions_are_drawn():
     evaluation = EvaluationResponse(symbol="SPY", days=7, since="2026-12-01T00:00:00Z", unsettled=2,
                                     by_model_version={"m@v1": scores})
     page = render(view(signals=BranchResult(value=signals), predictions=BranchResult(value=rows),
-                       quality=[Quality("SPY", BranchResult(value=evaluation), calibration(rows))]))
+                       quality=[Quality("SPY", BranchResult(value=evaluation), calibration(rows), {})]))
     table = page.split('<table class="signals">')[1].split("</table>")[0]
     assert table.count("<tr>") == 1 + 3 and "no: shadow mode</span>" in table  # heads; the reasons on hover
     assert all(m > 0 for m in marks(page)) and len(marks(page)) == 4  # timeline, hit rate, calibration, strategies
     assert "SPY: m@v1" in page and "Brier 0.6000 against 0.6200" in page
+
+
+def risk_row(i: int, variance: float, realised: float | None, horizon: int = 12) -> dict:
+    return {"symbol": "SPY", "model_version": "har@v1", "as_of": 1000.0 + i, "horizon": horizon,
+            "variance": variance, "realised_variance": realised}
+
+
+def test_settled_risk_forecasts_are_scored_beside_har_and_drawn_against_what_was_realised():
+    rows = [risk_row(i, 1e-4 * (1 + i % 4), 1e-4 * (1 + i % 3)) for i in range(30)] + [risk_row(31, 1e-4, None)]
+    breaches = {"n": 30, "breaches": 2, "rate": 2 / 30, "kupiec_p": 0.7}
+    scores = VolatilityScores(horizon=12, n=30, qlike=0.41, qlike_har=0.41, var_95=breaches,
+                              var_99={**breaches, "breaches": 0, "rate": 0.0})
+    evaluation = EvaluationResponse(symbol="SPY", days=7, since="2026-12-01T00:00:00Z", unsettled=0,
+                                    by_model_version={}, volatility_unsettled=1,
+                                    volatility_by_model_version={"har@v1": [scores]})
+    variances = settled_variances(rows[::-1])  # the Ledger answers newest first
+    assert len(variances[("har@v1", 12)]) == 30  # the unsettled one is not drawn
+    page = render(view(risks=BranchResult(value=rows), quality=[
+        Quality("SPY", BranchResult(value=evaluation), {}, variances)]))
+    section = page.split('<section id="volatility">')[1].split("</section>")[0]
+    assert "SPY: har@v1" in section and "2 of 30, 6.7% (Kupiec p 0.70)" in section and "0.410" in section
+    assert marks(section) == [30]  # forecast against realised: every settled forecast
 
 
 def test_calibration_counts_each_bar_once_with_its_latest_forecast():
@@ -81,8 +105,8 @@ def test_a_failed_branch_costs_only_its_section_and_the_store_is_escaped():
     down = BranchResult(category="timeout", reason="timed out after 5 s")
     signals = [{"created_at": NOW, "symbol": "<b>X", "decision": "HOLD", "score": 0.0, "confidence": 0.0,
                 "shadow": True, "model_versions": {}, "components": {"not_actionable_because": ["<script>x</script>"]}}]
-    page = render(view(strategies=down, loads=down, signals=BranchResult(value=signals)))
-    assert page.count("could not be read: timed out after 5 s") == 2
+    page = render(view(strategies=down, loads=down, risks=down, signals=BranchResult(value=signals)))
+    assert page.count("could not be read: timed out after 5 s") == 3
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;X" in page
 
 

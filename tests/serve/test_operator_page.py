@@ -42,8 +42,8 @@ def settled(client):
             body["outcomes"] = [{"strategy": "breakout", "outcome": "win" if i % 12 else "loss",
                                  "id": f"ops-{uuid.uuid4().hex}"}]
         assert client.post("/v1/signal", json=body).status_code == 200
-    settled = client.post("/v1/price/realised", json={"symbol": SYMBOL, "bars": bars}).json()["settled"]
-    assert settled == SIGNALS
+    settled = client.post("/v1/price/realised", json={"symbol": SYMBOL, "bars": bars}).json()
+    assert settled["settled"] == SIGNALS and settled["risk_settled"] == 2 * SIGNALS  # two horizons each
     return client
 
 
@@ -61,10 +61,12 @@ def test_the_page_shows_served_and_settled_signals(settled, browser):
     }))()""")
     assert seen["title"] == "InvestIQ operator page"
     assert [s.split(",")[0].split(":")[0] for s in seen["sections"]] == [
-        "Health", "Recent signals", "Signal quality", "Strategy posteriors", "Promotions and model loads"]
+        "Health", "Recent signals", "Signal quality", "Volatility forecasts", "Strategy posteriors",
+        "Promotions and model loads"]
     assert seen["signalRows"] == [SYMBOL] * 20  # the newest 20 signals: ours were the last sent
     assert any(card.startswith(f"{SYMBOL}: patchtst-tiny@") for card in seen["cards"])
-    assert {c["title"].split(" ")[0] for c in seen["charts"]} >= {"Score", "Hit", "Calibration:", "Win"}
+    assert f"{SYMBOL}: har-tiny@har-test" in seen["cards"]
+    assert {c["title"].split(" ")[0] for c in seen["charts"]} >= {"Score", "Hit", "Calibration:", "Horizon", "Win"}
     for chart in seen["charts"]:
         assert chart["marks"] > 0 and chart["drawn"] == chart["marks"] and chart["width"] > 0, chart
     assert seen["charts"][0]["marks"] >= SIGNALS  # the score timeline: every signal of ours
@@ -96,4 +98,4 @@ def test_behind_a_key_the_page_asks_for_it_and_survives_failing_branches(keyed, 
     browser.open(f"{str(keyed.base_url).rstrip('/')}/keyed-page/operator", headers={"Authorization": basic})
     assert browser.problems() == []
     text = browser.evaluate("document.body.innerText")
-    assert "Health: degraded" in text and text.count("could not be read") >= 4
+    assert "Health: degraded" in text and text.count("could not be read") >= 5
