@@ -257,14 +257,14 @@ def volatility(view: View) -> str:
     for q in shown:
         evaluation: EvaluationResponse = q.evaluation.value
         for version, horizons in evaluation.volatility_by_model_version.items():
-            rows = [[f"{h.horizon} bars", str(h.n), f"{h.qlike:.3f}",
+            rows = [[str(h.horizon), str(h.n), f"{h.qlike:.3f}",
                      "–" if h.qlike_har is None else f"{h.qlike_har:.3f}", _breaches(h.var_95), _breaches(h.var_99)]
                     for h in horizons]
             out.append(f'<div class="card"><h3>{escape(q.symbol)}: {escape(version)}</h3>'
                        f"<p>{evaluation.volatility_unsettled} forecasts wait for their bars. QLIKE: lower is better, "
                        "0 for a perfect forecast; HAR's is its forecast at the same bars. VaR breaches: a 95 % VaR "
                        "should be breached about 5 % of the time, a 99 % one about 1 %.</p>"
-                       + _table(["horizon", "settled", "QLIKE", "HAR's QLIKE", "VaR 95 % breaches",
+                       + _table(["horizon (bars)", "settled", "QLIKE", "HAR's QLIKE", "VaR 95 % breaches",
                                  "VaR 99 % breaches"], rows, "risk")
                        + "".join(forecast_chart(f"Horizon {h.horizon} bars: forecast against realised variance",
                                                 q.variances.get((version, h.horizon), [])) for h in horizons)
