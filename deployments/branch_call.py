@@ -28,7 +28,8 @@ REPLICA_LOST = (RayActorError, ActorUnavailableError, DeploymentUnavailableError
 @dataclass
 class BranchResult:
     value: Any = None
-    category: str | None = None  # timeout / busy / replica_lost / model_unavailable / error; None: answered
+    category: str | None = None  # timeout / busy / replica_lost / model_unavailable / error (the ingress adds
+    # out_of_distribution and input_refused); None: answered
     reason: str | None = None
     latency_ms: float = 0.0
 

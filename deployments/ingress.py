@@ -1,8 +1,9 @@
 """HTTP ingress: the versioned routes, orchestrating the model deployments and the Ledger.
 
 `/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price and
-volatility, then the ledger (outcomes are recorded only once both bar models accepted the
-bars, so a 422 never hides recorded outcomes), each call under its own budget
+volatility, then the ledger (outcomes are recorded only once the price model accepted the
+bars, so a 422 never hides recorded outcomes; bars of a spacing or session the volatility
+model was not fitted on degrade its branch instead), each call under its own budget
 (branch_call). A branch that fails is named in `degraded` with its category; the merge uses
 what arrived, and the signal is actionable only outside shadow mode, with every branch of the
 operator's quorum answering and a threshold to decide on (models.signal_merge).
@@ -152,6 +153,19 @@ class SignalIngress:
             raise field_error(422, ("body", "outcomes"), f"at most {limit} outcomes per request, got {len(outcomes)}",
                               "too_long")
 
+    async def _risk_of(self, bars: dict) -> BranchResult:
+        """The risk block for a signal's bars. Bars of a spacing or session the volatility model
+        was not fitted on (say the daily default beside your 5-minute price model) are no mistake
+        of the client's: they degrade the branch with the reason instead of refusing the signal.
+        Any other refusal (too few bars) is the client's to fix: 422, as on /v1/risk."""
+        try:
+            return await call_branch(lambda: self.volatility.forecast.remote(bars), self.config.timeouts.volatility)
+        except InvalidInput as exc:
+            if exc.loc != ("bars", "timestamps"):
+                raise
+            return BranchResult(category="input_refused", reason=f"the volatility model cannot read these bars ({exc}); "
+                                                                 "fit one for them: investiq train-volatility")
+
     def _shadow(self, asked: bool | None) -> bool:
         if asked is False and self.config.shadow:
             raise field_error(403, ("body", "shadow"), "the server runs in shadow mode; a request may ask for "
@@ -210,7 +224,7 @@ class SignalIngress:
                 bars = request.bars.columns()
                 price, risk = await asyncio.gather(
                     call_branch(lambda: self.price.predict.remote(bars), timeouts.price),
-                    call_branch(lambda: self.volatility.forecast.remote(bars), timeouts.volatility))
+                    self._risk_of(bars))
                 results["price"], results["volatility"] = map(unless_out_of_distribution, (price, risk))
             batch = OutcomeBatch(request_id, request.outcomes)
             results["strategies"] = await call_branch(

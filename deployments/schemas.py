@@ -385,9 +385,11 @@ class EvaluationResponse(BaseModel):
 
 class DegradedBranch(BaseModel):
     branch: Literal["sentiment", "price", "volatility", "strategies"]
-    category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "out_of_distribution", "error"] = Field(
+    category: Literal["timeout", "busy", "replica_lost", "model_unavailable", "out_of_distribution", "input_refused",
+                      "error"] = Field(
         description="out_of_distribution: the branch answered (its answer is shown) on inputs unlike its training "
-                    "data, so the merge leaves it out")
+                    "data, so the merge leaves it out; input_refused: the volatility model cannot read bars the "
+                    "price model took (another spacing or session), so there is no risk block")
     reason: str
 
 

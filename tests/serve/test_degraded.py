@@ -165,3 +165,35 @@ def test_the_sentiment_branch_heals_when_its_model_appears(http, tmp_path_factor
         assert r.status_code == 200, r.text
     finally:
         serve.delete("healing")
+
+
+@pytest.fixture(scope="module")
+def mismatched(http, tiny_price_dir, tmp_path_factory):
+    """A 5-minute price model beside the embedded daily volatility default, as after a user's
+    first price model and before their first volatility model."""
+    price = PriceDeployment.options(**SMALL, user_config={"model_dir": str(tiny_price_dir)}).bind(
+        PriceConfig(), False, None)
+    volatility = VolatilityDeployment.options(
+        **SMALL, user_config={"model_dir": str(tmp_path_factory.mktemp("fresh") / "volatility")}).bind(
+        VolatilityConfig(), False, None)
+    quorum = INGRESS.model_copy(update={"quorum": ["price", "volatility"]})
+    serve.run(SignalIngress.options(**SMALL).bind(FailingBranch.bind(), price, volatility, FailingBranch.bind(), quorum),
+              name="mismatched", route_prefix="/mismatched")
+    wait_until(lambda: all(http.get("/mismatched/readyz").json()["branches"][b]["ready"]
+                           for b in ("price", "volatility")), 60, "both bar models up")
+    yield http
+    serve.delete("mismatched")
+
+
+def test_bars_the_volatility_model_cannot_read_degrade_its_branch_not_the_signal(mismatched):
+    bars = random_walk_bars(40)
+    signal = mismatched.post("/mismatched/v1/signal", json={"symbol": "SPY", "bars": bars})
+    assert signal.status_code == 200, signal.text
+    degraded = {d["branch"]: d for d in signal.json()["degraded"]}
+    assert degraded["volatility"]["category"] == "input_refused"
+    assert "86400" in degraded["volatility"]["reason"] and "investiq train-volatility" in degraded["volatility"]["reason"]
+    assert signal.json()["price"] is not None and signal.json()["risk"] is None
+    assert "volatility degraded (input_refused)" in signal.json()["not_actionable_because"]
+    # The risk route itself refuses them, naming the field.
+    r = mismatched.post("/mismatched/v1/risk", json={"symbol": "SPY", "bars": bars})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "bars", "timestamps"], r.text
