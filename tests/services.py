@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -128,8 +129,11 @@ class Prometheus:
 
     def _get(self, path: str, raw: bool = False, **params):
         url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = response.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read().decode()
+        except urllib.error.HTTPError as exc:  # Prometheus says why in the body
+            raise RuntimeError(f"Prometheus refused {path} {params}: {exc.read().decode()}") from None
         return body if raw else json.loads(body)["data"]
 
     def query(self, expr: str) -> list[dict]:
