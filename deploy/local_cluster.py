@@ -89,7 +89,7 @@ class Cluster:
         for card in CARDS:
             self._start_node(card, [f"--address=127.0.0.1:{self.gcs_port}", f"--num-cpus={WORKER_CPUS}",
                                     "--num-gpus=1", f"--resources={json.dumps({card: 1})}"])
-        wait_until(lambda: len(self.alive_nodes()) == 1 + len(CARDS), 180, "head and workers alive")
+        wait_until(lambda: len(self.alive_nodes()) == 1 + len(CARDS), 300, "head and workers alive")
         return self
 
     def alive_nodes(self) -> dict[str, str]:
@@ -114,7 +114,15 @@ class Cluster:
                 if a.class_name.startswith(f"ServeReplica:{APP}:")}
 
     def kill_node(self, name: str) -> None:
-        os.killpg(self.nodes[name].pid, signal.SIGKILL)
+        """SIGKILL every process of the node at once, as if its machine died: its session
+        holds them all (Ray puts worker processes in process groups of their own)."""
+        session = self.nodes[name].pid
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == session:
+                    os.kill(int(stat.parent.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue  # gone already
         self.nodes[name].wait()
 
     def stop(self) -> None:
