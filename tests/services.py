@@ -39,6 +39,10 @@ def postgres_bindir() -> Path:
     return Path(initdb).parent
 
 
+def _others_may_enter(folder: Path) -> bool:
+    return all(p.stat().st_mode & 0o001 for p in (folder, *folder.parents))
+
+
 class PostgresServer:
     """A PostgreSQL server with trust authentication on 127.0.0.1 only (no Unix socket).
 
@@ -49,15 +53,19 @@ class PostgresServer:
         self.bindir = postgres_bindir()
         self.as_user: list[str] = []
         root.mkdir(parents=True, exist_ok=True)
-        self.folder = Path(tempfile.mkdtemp(prefix="pg-", dir=root))
+        owner = None
         if os.geteuid() == 0:
             try:
-                user = pwd.getpwnam("postgres")
+                owner = pwd.getpwnam("postgres")
             except KeyError:
                 raise ServiceUnavailable(f"PostgreSQL refuses to run as root and there is no postgres user: "
                                          f"{INSTALL_HINT}") from None
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
+            if not _others_may_enter(root):  # e.g. a clone under /root: the postgres user cannot reach it
+                root = Path(tempfile.gettempdir())
+        self.folder = Path(tempfile.mkdtemp(prefix="investiq-pg-", dir=root))
+        if owner is not None:
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
         self.data = self.folder / "data"
         self.port = free_port()
         self._databases = 0
