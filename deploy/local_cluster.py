@@ -74,7 +74,9 @@ class Cluster:
         self.nodes: dict[str, subprocess.Popen] = {}  # by name: head, or the worker's card model
 
     def _start_node(self, name: str, args: list[str]) -> None:
-        ports = [f"--{flag}={free_port()}" for flag in ("metrics-export-port", "dashboard-agent-listen-port",
+        # Every port named: two nodes on one machine would otherwise race for the same defaults.
+        ports = [f"--{flag}={free_port()}" for flag in ("node-manager-port", "object-manager-port",
+                                                         "metrics-export-port", "dashboard-agent-listen-port",
                                                          "dashboard-agent-grpc-port", "runtime-env-agent-port")]
         log = (self.work / f"ray-{name}.log").open("w")
         self.nodes[name] = subprocess.Popen([_ray_cli("ray"), "start", "--block", "--disable-usage-stats", *ports, *args],
@@ -86,10 +88,10 @@ class Cluster:
                                   f"--ray-client-server-port={free_port()}"])
         wait_until(lambda: httpx.get(f"{self.dashboard}/api/version", timeout=5).status_code == 200, 180,
                    "the head's dashboard")
-        for card in CARDS:
+        for joined, card in enumerate(CARDS, start=2):  # one at a time
             self._start_node(card, [f"--address=127.0.0.1:{self.gcs_port}", f"--num-cpus={WORKER_CPUS}",
                                     "--num-gpus=1", f"--resources={json.dumps({card: 1})}"])
-        wait_until(lambda: len(self.alive_nodes()) == 1 + len(CARDS), 300, "head and workers alive")
+            wait_until(lambda: len(self.alive_nodes()) == joined, 180, f"worker node {card} alive")
         return self
 
     def alive_nodes(self) -> dict[str, str]:
