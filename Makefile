@@ -4,24 +4,31 @@ PY := $(VENV)/bin/python
 # Ray 2.60 turns token auth on by default; local development and tests run without it.
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install serve test test-slow browser
+.PHONY: install services serve test test-slow browser
 
 # torch first and pinned: an unpinned torch pulls a multi-GB CUDA build where a CPU one is wanted.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,report]"
+	$(PY) -m pip install -q -e ".[dev,report,postgres]"
 	touch $@
 
 install: $(VENV)/.installed
 
+# PostgreSQL and Prometheus from Debian's packages: the tests start throwaway servers of both
+# (and skip, saying why, where they are absent). Installs only what is missing; needs root.
+services:
+	@if command -v prometheus >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql prometheus; \
+	else echo "make services: not root; install postgresql and prometheus with apt-get (their tests skip until then)"; fi
+
 serve: install
 	$(VENV)/bin/serve run serve_config.yaml
 
-test: install
+test: install services
 	$(PY) -m pytest
 
-test-slow: install
+test-slow: install services
 	$(PY) -m pytest -m slow
 
 # Headless Chromium (Debian's package) for the browser test of the operator page; .ci/run calls it.

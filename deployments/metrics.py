@@ -9,6 +9,9 @@ worker). Tags carry categories, never free text.
 
 from __future__ import annotations
 
+import threading
+import time
+
 from ray.serve.metrics import Counter, Gauge, Histogram
 
 LATENCY_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
@@ -17,7 +20,12 @@ BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]
 
 class ModelMetrics:
     """`investiq_model_info{model_id, version}` is 1 for the version a replica serves, 0 for
-    the one it left; failed loads are counted (Serve tags both with the deployment)."""
+    the one it left; failed loads are counted (Serve tags both with the deployment).
+
+    Ray 2.60 drops a gauge from its export about two report intervals (20 s) after it was last
+    set, so the served version is set again every `REFRESH_S` while the replica lives."""
+
+    REFRESH_S = 5.0
 
     def __init__(self):
         self.gauge = Gauge("investiq_model_info", "1 for the model version this replica serves",
@@ -25,12 +33,22 @@ class ModelMetrics:
         self.load_failures = Counter("investiq_model_load_failures_total", "model loads that failed (the replica "
                                      "keeps what it served)")
         self.current: dict | None = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._keep_exported, name="model-info-refresh", daemon=True).start()
 
     def serving(self, model_id: str, version: str) -> None:
-        if self.current is not None:
-            self.gauge.set(0, tags=self.current)
-        self.current = {"model_id": model_id, "version": version}
-        self.gauge.set(1, tags=self.current)
+        with self._lock:
+            if self.current is not None:
+                self.gauge.set(0, tags=self.current)
+            self.current = {"model_id": model_id, "version": version}
+            self.gauge.set(1, tags=self.current)
+
+    def _keep_exported(self) -> None:
+        while True:
+            time.sleep(self.REFRESH_S)
+            with self._lock:
+                if self.current is not None:
+                    self.gauge.set(1, tags=self.current)
 
     def load_failed(self) -> None:
         self.load_failures.inc()

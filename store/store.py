@@ -86,9 +86,13 @@ def _make_engine(url: str) -> Engine:
 
 
 def _insert_new(conn: Connection, table: Table, row: dict, key: str) -> bool:
-    """Insert unless a row with the same unique `key` exists; whether it was inserted."""
+    """Insert unless a row with the same unique `key` exists; whether it was inserted.
+
+    `preserve_rowcount`: SQLAlchemy promises an INSERT's rowcount only when asked (on
+    PostgreSQL it is -1 otherwise, which read as 'already there' would drop every outcome)."""
     dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-    return conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=[key])).rowcount == 1
+    statement = dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=[key])
+    return conn.execute(statement, execution_options={"preserve_rowcount": True}).rowcount == 1
 
 
 def _claim(conn: Connection, request_id: str, route: str, digest: str, at: float) -> dict | None:

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never touch the network: the hub is offline and models are built here."""
+"""Shared fixtures. Tests never touch the network: the hub is offline and models are built here;
+PostgreSQL is a throwaway server on loopback, one per session."""
 
 import os
 
@@ -14,7 +15,11 @@ os.environ.setdefault("RAY_TMPDIR", ray_tmpdir("ray"))
 
 import pytest  # noqa: E402
 
+from store.store import sqlite_url  # noqa: E402
+from tests.services import ServiceUnavailable, postgres_server  # noqa: E402
 from tests.support import make_tiny_bert, make_tiny_har_model, make_tiny_price_model  # noqa: E402
+
+STORE_DIALECTS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +35,21 @@ def tiny_price_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_har_dir(tmp_path_factory):
     return make_tiny_har_model(tmp_path_factory.mktemp("tiny-har"))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session (skips where Debian's package is not installed)."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=STORE_DIALECTS)
+def store_url(request, tmp_path):
+    """A fresh, empty store of each dialect."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return request.getfixturevalue("postgres").new_database()

@@ -64,3 +64,12 @@ def test_loopback_needs_no_key_and_an_explicit_opt_out_opens_any_address(monkeyp
     monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
     check_exposure(host, IngressConfig())
     check_exposure("0.0.0.0", IngressConfig(allow_unauthenticated=True))
+
+
+def test_the_manifest_packs_serve_replicas_as_the_gpu_plan_assumes():
+    """Serve spreads replicas over nodes unless told to pack them: then two half-card replicas
+    take half of each card (deploy/local_cluster.py measures it) and Tune finds no card whole."""
+    manifest = yaml.safe_load((PROJECT_ROOT / "deploy/kuberay/rayservice.yaml").read_text())
+    (head,) = manifest["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in head["env"]}
+    assert env["RAY_SERVE_USE_PACK_SCHEDULING_STRATEGY"] == "1"  # read by the Serve controller, on the head

@@ -1,6 +1,7 @@
 """The store: records round-trip, Alembic migrations (fresh, legacy, newer refused), requests
 by id that replay or conflict, posteriors read from the outcome log, acknowledged outcomes
-that survive a crash, and a batched writer that never jams."""
+that survive a crash, and a batched writer that never jams; on SQLite and on a real
+PostgreSQL server (the `store_url` fixture)."""
 
 import asyncio
 import math
@@ -18,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from models.strategy_weights import StrategyWeights
 from store.store import Store
 from store.migrate import StoreVersionError, _alembic_config, head_revision
-from store.store import Conflict, OutcomeRow, sqlite_url
+from store.store import Conflict, OutcomeRow
 from store.writer import BatchedWriter
 from tests.support import PROJECT_ROOT
 
@@ -46,8 +47,8 @@ def outcome(key: str, win: bool = True, at: float = 1.0, strategy: str = "s", co
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(sqlite_url(tmp_path), migrate_schema=True)
+def store(store_url):
+    s = Store(store_url, migrate_schema=True)
     yield s
     s.close()
 
@@ -59,14 +60,13 @@ def test_every_record_type_is_written_and_read_back(store):
         assert {k: read[k] for k in row} == row, table
 
 
-def test_a_fresh_store_is_migrated_once_and_other_openers_only_check(tmp_path):
-    url = sqlite_url(tmp_path)
+def test_a_fresh_store_is_migrated_once_and_other_openers_only_check(store_url):
     with pytest.raises(StoreVersionError, match="its Ledger migrates"):
-        Store(url)  # nothing migrated it yet
-    Store(url, migrate_schema=True).record_outcomes("r", "d", [outcome("k")], 2.0)
-    again = Store(url, migrate_schema=True)  # reopening applies nothing twice and keeps the data
+        Store(store_url)  # nothing migrated it yet
+    Store(store_url, migrate_schema=True).record_outcomes("r", "d", [outcome("k")], 2.0)
+    again = Store(store_url, migrate_schema=True)  # reopening applies nothing twice and keeps the data
     assert again.count("strategy_outcomes") == 1
-    Store(url)  # at the head revision: a reader opens it without migrating
+    Store(store_url)  # at the head revision: a reader opens it without migrating
 
 
 def test_a_store_written_by_newer_code_is_refused(store):
@@ -77,18 +77,17 @@ def test_a_store_written_by_newer_code_is_refused(store):
 
 
 @pytest.mark.parametrize("legacy_version", [1, 2])
-def test_a_store_from_before_alembic_is_upgraded_with_its_outcomes(tmp_path, legacy_version):
-    url = sqlite_url(tmp_path)
-    engine = create_engine(url)
+def test_a_store_from_before_alembic_is_upgraded_with_its_outcomes(store_url, legacy_version):
+    engine = create_engine(store_url)
     with engine.begin() as conn:  # what the hand-written migrations 1..N left
         command.upgrade(_alembic_config(conn), f"{legacy_version:04d}")
         conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)"))
         conn.execute(text("INSERT INTO schema_version VALUES " + ",".join(f"({v})" for v in range(1, legacy_version + 1))))
         conn.execute(text("INSERT INTO strategy_outcomes (strategy, win, observed_at, received_at) "
-                          "VALUES ('s', 1, 1.0, 2.0)"))
+                          "VALUES ('s', true, 1.0, 2.0)"))
     engine.dispose()
-    upgraded = Store(url, migrate_schema=True)
+    upgraded = Store(store_url, migrate_schema=True)
     with upgraded.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
     assert upgraded.strategy_evidence(now=1.0, half_life_s=None)[:2] == (None, {"s": (1.0, 0.0, 1)})
@@ -182,14 +181,13 @@ def test_a_daily_risk_forecast_settles_with_the_range_variance_of_the_days_after
     assert store.settle("r3", "SPY", api_bars(days, closes * 2, high * 2, low * 2), at=3.0)["risk_settled"] == 0
 
 
-def test_acknowledged_outcomes_survive_a_crash(tmp_path):
-    url = sqlite_url(tmp_path)
-    Store(url, migrate_schema=True)
+def test_acknowledged_outcomes_survive_a_crash(store_url):
+    Store(store_url, migrate_schema=True)
     child = textwrap.dedent(f"""
         import os
         from store.store import Store
         from store.store import OutcomeRow
-        store = Store({url!r})
+        store = Store({store_url!r})
         for i in range(50):
             store.record_outcomes(f"r{{i}}", "d", [OutcomeRow("s", i % 2 == 0, float(i), f"k{{i}}", "f")], float(i))
             print(i, flush=True)  # acknowledged
@@ -200,7 +198,7 @@ def test_acknowledged_outcomes_survive_a_crash(tmp_path):
     assert proc.returncode == -9, proc.stderr
     acknowledged = len(proc.stdout.split())
     assert acknowledged == 50
-    assert Store(url).count("strategy_outcomes") == acknowledged
+    assert Store(store_url).count("strategy_outcomes") == acknowledged
 
 
 def unreachable(batch):
@@ -252,12 +250,11 @@ def test_the_writer_bounds_what_waits_for_an_unreachable_store(store):
     assert [r["request_id"] for r in store.rows("signals")] == ["r3", "r4", "r5", "r6", "r7"]
 
 
-def test_two_ledgers_racing_on_one_request_id_record_one_and_refuse_or_replay_the_other(tmp_path):
+def test_two_ledgers_racing_on_one_request_id_record_one_and_refuse_or_replay_the_other(store_url):
     """An old and a new Ledger while Serve replaces one: two stores on one database."""
     import threading
 
-    url = sqlite_url(tmp_path)
-    stores = [Store(url, migrate_schema=True), Store(url)]
+    stores = [Store(store_url, migrate_schema=True), Store(store_url)]
     for round_, contents in enumerate((("same", "same"), ("win", "loss"))):
         request_id, barrier, answers = f"race-{round_}", threading.Barrier(2), [None, None]
 
@@ -287,15 +284,17 @@ def test_two_ledgers_racing_on_one_request_id_record_one_and_refuse_or_replay_th
 
 
 def test_evidence_a_thousand_half_lives_old_weighs_nothing_and_raises_nothing(store):
-    """PostgreSQL's exp() raises on underflow where Python's returns 0: the sum must never ask it to."""
+    """PostgreSQL's exp() raises on underflow where Python's returns 0: the sum must never ask it to
+    (on SQLite, exp() is made to raise as PostgreSQL's does)."""
     def exp_like_postgresql(x: float) -> float:
         if x < -708:
             raise ValueError("value out of range: underflow")
         return math.exp(x)
 
-    store.engine.dispose()
-    event.listen(store.engine, "connect",
-                 lambda dbapi, _: dbapi.create_function("exp", 1, exp_like_postgresql, deterministic=True))
+    if store.engine.dialect.name == "sqlite":
+        store.engine.dispose()
+        event.listen(store.engine, "connect",
+                     lambda dbapi, _: dbapi.create_function("exp", 1, exp_like_postgresql, deterministic=True))
     now = 100 * 365 * DAY
     store.record_outcomes("r", "d", [outcome("ancient", True, 0.0), outcome("recent", False, now - DAY)], now)
     _, evidence, _ = store.strategy_evidence(now, half_life_s=DAY)

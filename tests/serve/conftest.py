@@ -1,10 +1,12 @@
 """One Ray instance for the whole session, with two simulated GPUs (ray.init(num_gpus=2)
 works on a CPU machine: replicas get GPU ids, torch still sees no CUDA and runs on CPU)."""
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.support import PROJECT_ROOT, TEST_STRATEGIES, free_port, wait_until
+from tests.support import PROJECT_ROOT, TEST_STRATEGIES, TINY_CONTEXT, free_port, random_walk_bars, wait_until
 
 APP = "investiq"
 LONG_BATCH_WAIT_S = 1.0  # long enough that a test can tell whether a request waited for company
@@ -32,15 +34,21 @@ def http(ray_cluster):
         yield client
 
 
-@pytest.fixture(scope="session")
-def client(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
-    """The real graph on tiny models, deployed once for the session; waits until all branches are ready."""
+def deploy_graph(http, config) -> None:
+    """Deploy (or update in place) the session's app on `config`; returns once all branches are ready."""
     from ray import serve
 
-    from deployments.config import GraphConfig
     from graph import build_app
 
-    config = GraphConfig.model_validate({
+    serve.run(build_app(config), name=APP, route_prefix="/")
+    wait_until(lambda: http.get("/readyz").json()["status"] == "ready", 60, "all branches ready")
+
+
+@pytest.fixture(scope="session")
+def graph_config(tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
+    from deployments.config import GraphConfig
+
+    return GraphConfig.model_validate({
         "data_dir": str(tmp_path_factory.mktemp("data")),
         "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
@@ -51,7 +59,32 @@ def client(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
                     "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536,
                                "max_outcomes": 8}},
     })
-    serve.run(build_app(config), name=APP, route_prefix="/")
-    wait_until(lambda: http.get("/readyz").json()["status"] == "ready", 60, "all branches ready")
+
+
+@pytest.fixture(scope="session")
+def client(http, graph_config):
+    """The real graph on tiny models, deployed once for the session; waits until all branches are ready."""
+    from ray import serve
+
+    deploy_graph(http, graph_config)
     yield http
     serve.delete(APP)
+
+
+def produce_metric_events(http, scratch: Path) -> None:
+    """On the session's app, the events behind every metric of the README's table but degraded
+    branches: a signal with news, bars and an outcome, a model load that fails (then the served
+    model again), and a record the store refuses on its own (no columns at all)."""
+    from ray import serve
+
+    from client import InvestIQClient
+    from deployments.messages import Record
+
+    with InvestIQClient(str(http.base_url), timeout=30) as api:
+        api.signal({"symbol": "SPY", "news": ["metrics"], "bars": random_walk_bars(TINY_CONTEXT + 1),
+                    "outcomes": [{"strategy": "metrics", "outcome": "win"}]})
+        served = api.readyz().branches["price"].source
+    price = serve.get_deployment_handle("Price", APP)
+    price.reconfigure.remote({"model_dir": str(scratch / "no-model")}).result()  # a failed load ...
+    price.reconfigure.remote({"model_dir": served}).result()  # ... and back to what it serves
+    serve.get_deployment_handle("Ledger", APP).log.remote([Record("signals", {})]).result()

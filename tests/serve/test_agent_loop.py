@@ -1,6 +1,6 @@
 """The agent loop on the session's graph: shadow signals, outcomes and sync, predictions
-settled by later bars and evaluated, the typed client on every route, the OpenAPI file, and
-the custom metrics in Ray's Prometheus export."""
+settled by later bars and evaluated, the typed client on every route (each with the store on
+SQLite and on PostgreSQL), the OpenAPI file, and the custom metrics in Ray's Prometheus export."""
 
 import asyncio
 import json
@@ -11,7 +11,8 @@ import ray
 
 from client import APIError, AsyncInvestIQClient, InvestIQClient
 from client.agent_loop import bars_body, market_bars, run_agent_loop
-from tests.serve.conftest import APP
+from tests.conftest import STORE_DIALECTS
+from tests.serve.conftest import deploy_graph, produce_metric_events
 from tests.support import (
     PROJECT_ROOT,
     TINY_CONTEXT,
@@ -25,10 +26,18 @@ from tests.support import (
 STEPS = 12
 
 
-@pytest.fixture(scope="module")
-def api(client):
+@pytest.fixture(scope="module", params=STORE_DIALECTS)
+def api(request, client, graph_config):
+    """The typed client on the session's graph, whose Ledger uses each dialect in turn (on
+    PostgreSQL a fresh database, swapped in place and back)."""
+    on_postgresql = request.param == "postgresql"
+    if on_postgresql:
+        store_url = request.getfixturevalue("postgres").new_database()
+        deploy_graph(client, graph_config.model_copy(update={"store_url": store_url}))
     with InvestIQClient(str(client.base_url), timeout=30) as api:
         yield api
+    if on_postgresql:
+        deploy_graph(client, graph_config)
 
 
 def test_shadow_signals_are_marked_and_keep_their_decision(api):
@@ -107,19 +116,8 @@ def test_openapi_json_matches_the_live_schema(client):
 DEGRADED = "investiq_degraded_total"  # a branch must fail for it: tests/serve/test_degraded.py checks it
 
 
-def test_every_metric_in_the_readme_reaches_the_prometheus_export(api, client, tmp_path):
-    from ray import serve
-
-    from deployments.messages import Record
-
-    api.signal({"symbol": "SPY", "news": ["metrics"], "bars": random_walk_bars(TINY_CONTEXT + 1),
-                "outcomes": [{"strategy": "metrics", "outcome": "win"}]})
-    price = serve.get_deployment_handle("Price", APP)
-    served = api.readyz().branches["price"].source
-    price.reconfigure.remote({"model_dir": str(tmp_path / "no-model")}).result()  # a failed load ...
-    price.reconfigure.remote({"model_dir": served}).result()  # ... and back to what it serves
-    # A row the store refuses on its own (no columns at all) is set aside.
-    serve.get_deployment_handle("Ledger", APP).log.remote([Record("signals", {})]).result()
+def test_every_metric_in_the_readme_reaches_the_prometheus_export(client, tmp_path):
+    produce_metric_events(client, tmp_path)
     port = ray._private.worker.global_worker.node.metrics_export_port
     expected = readme_metrics() - {DEGRADED}
     wait_until(lambda: exported_metrics(port, expected) == expected, 90, "every metric of the README's table exported")

@@ -18,6 +18,7 @@ from deployments.ingress import SignalIngress
 from graph import build_app
 from store.store import Store
 from store.store import sqlite_url
+from tests.conftest import STORE_DIALECTS
 from tests.serve.fakes import FailingBranch, SlowBranch
 from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, wait_until
 
@@ -178,11 +179,13 @@ def test_past_its_queue_the_graph_answers_503_at_once(bounded):
 
 # ---- replicas killed under load --------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def chaos(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
+@pytest.fixture(scope="module", params=STORE_DIALECTS)
+def chaos(request, http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
+    """The graph with its store on each dialect (PostgreSQL: a fresh database)."""
     data_dir = tmp_path_factory.mktemp("chaos")
+    store_url = sqlite_url(data_dir) if request.param == "sqlite" else request.getfixturevalue("postgres").new_database()
     config = GraphConfig.model_validate({
-        "data_dir": str(data_dir), "device_policy": "cpu",
+        "data_dir": str(data_dir), "store_url": store_url, "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir), "placement": {"num_replicas": 2, "num_cpus": 0.1}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_cpus": 0.1}},
         "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_cpus": 0.1}},
@@ -191,8 +194,10 @@ def chaos(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
     })
     serve.run(build_app(config), name="chaos", route_prefix="/chaos")
     wait_until(lambda: http.get("/chaos/readyz").json()["status"] == "ready", 90, "chaos app ready")
-    yield f"{str(http.base_url).rstrip('/')}/chaos", Store(sqlite_url(data_dir))
+    store = Store(store_url)
+    yield f"{str(http.base_url).rstrip('/')}/chaos", store
     serve.delete("chaos")
+    store.close()
 
 
 def test_replicas_killed_under_load(chaos):
