@@ -127,10 +127,12 @@ def score_timeline(title: str, points: list[tuple[str, float, str]]) -> str:
 
 def forecast_chart(title: str, points: list[tuple[str, float, float]]) -> str:
     """Forecast against realised variance, (label, forecast, realised) each, on log axes (they
-    span orders of magnitude) over the same range; on the diagonal is a perfect forecast."""
+    span orders of magnitude) over the same range; on the diagonal is a perfect forecast.
+    Points that are not positive and finite cannot be drawn on log axes and are left out."""
+    points = [(label, f, r) for label, f, r in points if 0 < f < math.inf and 0 < r < math.inf]
     left, top, side = 64, 10, 260
     height = top + side + 40
-    logs = [math.log10(v) for _, f, r in points for v in (f, r) if v > 0] or [0.0]
+    logs = [math.log10(v) for _, f, r in points for v in (f, r)] or [0.0]
     low, high = math.floor(min(logs)), math.ceil(max(logs))
     high = max(high, low + 1)
 

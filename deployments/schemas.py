@@ -235,8 +235,9 @@ class PriceResponse(BaseModel):
 
 
 class HorizonRisk(BaseModel):
-    """The log return over the next `horizon` bars, as the volatility model forecasts it: a
-    Student-t around zero whose scale is the forecast volatility."""
+    """The log return over the next `horizon` bars, as the volatility model forecasts it: the
+    forecast volatility times a standardised return (HAR: the empirical one of its training
+    bars; PatchTST: a unit-variance Student-t)."""
 
     horizon: int = Field(description="bars ahead")
     variance: float = Field(description="the variance forecast, volatility squared: what settlement scores with QLIKE")
@@ -260,8 +261,9 @@ class HorizonRisk(BaseModel):
 class RiskResponse(BaseModel):
     model_id: str
     version: str
-    forecaster: Literal["har", "patchtst"] = Field(description="har: HAR-RV, the report's best forecaster, served "
-                                                               "by default; patchtst: the PatchTST volatility model")
+    forecaster: Literal["har", "patchtst"] = Field(description="har: HAR-RV, which nothing in the report beats "
+                                                               "beyond chance, served by default; patchtst: the "
+                                                               "PatchTST volatility model")
     target_annual_volatility: float
     horizons: list[HorizonRisk]
     out_of_distribution: list[InputShift] | None = Field(
@@ -358,8 +360,9 @@ class VarBreaches(BaseModel):
     n: int
     breaches: int = Field(description="settled forecasts whose realised return fell below -VaR")
     rate: float
-    kupiec_p: float | None = Field(description="Kupiec's test that the breach rate is 1 - coverage (for independent "
-                                               "forecasts: forecasts less than a horizon apart share bars)")
+    kupiec_p: float | None = Field(description="Kupiec's test that the breach rate is 1 - coverage, for independent "
+                                               "forecasts: forecasts less than a horizon apart share bars, so it is "
+                                               "then too small")
 
 
 class VolatilityScores(BaseModel):

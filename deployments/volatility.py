@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
@@ -20,6 +21,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.bar_checks import check_bars
 from deployments.config import VolatilityConfig
+from deployments.errors import InvalidInput
 from deployments.model_slot import ModelSlot, default_note
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
 from models.har_model import HarVolatilityModel, load_volatility_model
@@ -69,6 +71,9 @@ class VolatilityDeployment:
         check_bars(bars, model.min_bars, meta.bar_interval_s, meta.session, "volatility")
         distributions, shifts, benchmark = await asyncio.get_running_loop().run_in_executor(
             self.executor, _forecast, model, bars)
+        if not all(math.isfinite(d.variance) and math.isfinite(d.value_at_risk(0.99)) for d in distributions):
+            raise InvalidInput("these bars give no finite variance (a high/low range or a move too large for "
+                               "floating point): check bars.high, bars.low and bars.close", ("bars",))
         per_year = bars_per_year(meta.bar_interval_s)
         return RiskResponse(
             model_id=meta.model_id, version=meta.version,
@@ -85,4 +90,6 @@ class VolatilityDeployment:
 def _forecast(model, bars: dict):
     """(return distributions, input shifts, HAR's variances) on the inference thread."""
     distributions, shifts = model.forecast_bars(bars)
+    if isinstance(model, HarVolatilityModel):  # its forecast is the benchmark
+        return distributions, shifts, [d.variance for d in distributions]
     return distributions, shifts, model.benchmark_variances(bars)

@@ -22,7 +22,7 @@ from pathlib import Path
 from models.model_directory import METADATA_FILE
 
 POINTER = "production.json"
-# The price model served while the configured registry has no production version (see its MODEL_CARD.md).
+# The models served while the configured registry has no production version (see their MODEL_CARD.md).
 DEFAULT_PRICE_MODEL = Path(__file__).resolve().parent / "defaults" / "price"
 DEFAULT_VOLATILITY_MODEL = Path(__file__).resolve().parent / "defaults" / "volatility"
 
@@ -161,11 +161,13 @@ def new_version() -> str:
 def resolve_model_dir(path: str | Path, default: Path | None = None) -> Path:
     """A model directory as given, or the production version when `path` is a registry.
     With `default`: that directory while `path` holds no model yet (it does not exist, or
-    it is a registry without a production version), so a fresh install serves something."""
+    it is a registry without a production version), so a fresh install serves something; never
+    for a version directory of a registry (a promotion's source), whose absence is a failure."""
     if ModelRegistry.is_registry(path):
         registry = ModelRegistry(path)
         return registry.production_path() if default is None or registry.production() else default
-    return default if default is not None and not Path(path).exists() else Path(path)
+    in_registry = ModelRegistry.is_registry(Path(path).parent.parent)  # <root>/versions/<version>: a promotion's
+    return default if default is not None and not Path(path).exists() and not in_registry else Path(path)
 
 
 def registry_of(path: str | Path) -> ModelRegistry | None:

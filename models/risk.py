@@ -4,9 +4,9 @@ The horizon log return is modelled as sqrt(variance) * z: the forecast volatilit
 standardised return z whose distribution is fitted on training returns divided by the
 forecast volatility at the same bars. The served HAR model takes z's empirical quantiles
 (filtered historical simulation, Barone-Adesi et al. 1999): on the report's walk-forward
-windows its value-at-risk coverage is not rejected where a fitted Student-t's 99 % was
-(training.volatility_eval scores both ways of every forecaster). The PatchTST model's z is a
-unit-variance Student-t (models.volatility_model). Either way z is kept as its quantiles on
+windows (training.volatility_eval scores every forecaster's VaR this way) its coverage is not
+rejected, where a fitted Student-t's 99 % was in the report's previous run. The PatchTST
+model's z is a unit-variance Student-t (models.volatility_model). Either way z is kept as its quantiles on
 one grid of levels, which give value-at-risk thresholds and predictive intervals, and its
 standard deviation, which sizes a volatility-targeted position.
 """

@@ -85,7 +85,7 @@ def session_returns(open_: np.ndarray, close: np.ndarray, days: np.ndarray) -> n
     close = np.asarray(close, dtype=np.float64)
     returns = np.diff(np.log(close), prepend=np.nan)
     first = np.concatenate([[True], np.asarray(days)[1:] != np.asarray(days)[:-1]])
-    returns[first] = np.log(close[first] / np.asarray(open_, dtype=np.float64)[first])
+    returns[first] = np.log(close[first]) - np.log(np.asarray(open_, dtype=np.float64)[first])
     return returns
 
 
@@ -108,7 +108,8 @@ def bar_variance(frame, intraday: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def parkinson_variance(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     """One bar's range-based variance estimate, (ln(high / low))^2 / (4 ln 2) (Parkinson 1980)."""
-    return np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64)) ** 2 / (4 * math.log(2))
+    # A difference of logs, not the log of a ratio: any positive finite prices give a finite variance.
+    return (np.log(np.asarray(high, dtype=np.float64)) - np.log(np.asarray(low, dtype=np.float64))) ** 2 / (4 * math.log(2))
 
 
 def har_design(period_rv: np.ndarray, windows=HAR_WINDOWS) -> np.ndarray:

@@ -455,8 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_config(train)
     train.set_defaults(func=cmd_train)
 
-    vol = sub.add_parser("train-volatility", help="train a volatility model (realised variance per horizon, "
-                                                  "Student-t return quantiles) into a model directory or registry")
+    vol = sub.add_parser("train-volatility", help="fit a volatility model (realised variance per horizon, return "
+                                                  "quantiles) into a model directory or registry")
     _add_bars_source(vol)
     vol.add_argument("--forecaster", choices=["har", "patchtst"], default="har",
                      help="har (default: what the report finds best) or the PatchTST model")

@@ -227,3 +227,12 @@ def test_the_position_scale_targets_the_annual_volatility_over_the_horizon():
     assert position_scale(0.005, 12, 19_656, 0.10, 1.0) == pytest.approx(0.10 * math.sqrt(12 / 19_656) / 0.005)
     assert position_scale(0.0001, 12, 19_656, 0.10, 1.0) == 1.0  # capped: no leverage
     assert position_scale(0.0, 12, 19_656, 0.10, 2.0) == 2.0
+
+
+def test_extreme_but_valid_prices_give_a_finite_variance():
+    """A range of 1e-300 to 1e300 is schema-valid: its variance is huge, never inf (a ratio would overflow)."""
+    from models.volatility import session_returns
+
+    assert np.isfinite(parkinson_variance(np.array([1e300]), np.array([1e-300]))).all()
+    returns = session_returns(np.array([1e-300, 1.0]), np.array([1e300, 1.0]), np.array(["d1", "d2"]))
+    assert np.isfinite(returns).all()
