@@ -71,7 +71,7 @@ def _volatility_scores(settled: list[dict]) -> list[VolatilityScores]:
         rows = sorted({r["as_of"]: r for r in settled if r["horizon"] == horizon}.values(), key=lambda r: r["as_of"])
         realised = np.array([r["realised_variance"] for r in rows])
         returns = np.array([r["realised_return"] for r in rows])
-        har = [r["har_variance"] for r in rows]
+        with_har = [r for r in rows if r["har_variance"] is not None]
         breaches = {}
         for level in ("var_95", "var_99"):
             hits = returns < -np.array([r[level] for r in rows])
@@ -80,7 +80,9 @@ def _volatility_scores(settled: list[dict]) -> list[VolatilityScores]:
                                           kupiec_p=k["p_value"] if k else None)
         out.append(VolatilityScores(
             horizon=horizon, n=len(rows), qlike=float(qlike([r["variance"] for r in rows], realised).mean()),
-            qlike_har=None if None in har else float(qlike(har, realised).mean()), **breaches))
+            qlike_har=float(qlike([r["har_variance"] for r in with_har],
+                                  [r["realised_variance"] for r in with_har]).mean()) if with_har else None,
+            n_har=len(with_har), **breaches))
     return out
 
 

@@ -369,8 +369,10 @@ class VolatilityScores(BaseModel):
     horizon: int
     n: int = Field(description="settled forecasts, one per bar (the latest where a bar was forecast twice)")
     qlike: float = Field(description="mean QLIKE of the served variance forecast against the realised variance")
-    qlike_har: float | None = Field(description="mean QLIKE of HAR, made at the same bars, on the same settled "
-                                                "forecasts (null where some forecast has no HAR benchmark)")
+    qlike_har: float | None = Field(description="mean QLIKE of HAR's forecast made at the same bars, over the "
+                                                "n_har settled forecasts that carry it (null: none does)")
+    n_har: int = Field(description="settled forecasts with HAR's beside them (a PatchTST forecast from fewer bars "
+                                   "than HAR's longest window has none)")
     var_95: VarBreaches
     var_99: VarBreaches
 

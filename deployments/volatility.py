@@ -74,7 +74,7 @@ class VolatilityDeployment:
         if not all(math.isfinite(d.variance) and math.isfinite(d.value_at_risk(0.99)) for d in distributions):
             raise InvalidInput("these bars give no finite variance (a high/low range or a move too large for "
                                "floating point): check bars.high, bars.low and bars.close", ("bars",))
-        per_year = bars_per_year(meta.bar_interval_s)
+        per_year = meta.bars_per_year or bars_per_year(meta.bar_interval_s)
         return RiskResponse(
             model_id=meta.model_id, version=meta.version,
             forecaster="har" if isinstance(model, HarVolatilityModel) else "patchtst",

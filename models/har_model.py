@@ -40,6 +40,7 @@ class HarModelMetadata:
     z_quantiles: list[list[float]]  # per horizon: the standardised return's quantiles at models.risk.QUANTILE_LEVELS
     z_std: list[float]  # per horizon: its standard deviation
     bar_interval_s: float
+    bars_per_year: float  # measured on the training bars (models.volatility.measured_bars_per_year)
     session: str | None = None  # "regular" or "all", as for the price model
     forecaster: str = HAR_FORECASTER  # tells a HAR directory from a PatchTST one
     extra: dict = field(default_factory=dict)  # training window, validation and test scores, commit

@@ -51,9 +51,17 @@ def har_windows_of(bar_interval_s: float) -> tuple[int, ...]:
 
 
 def bars_per_year(bar_interval_s: float) -> float:
-    """Trading bars in a year: 252 days, of one regular session each intraday."""
+    """Trading bars in a year, for a model that did not measure them on its bars: 252 days, of
+    one regular session each intraday."""
     per_day = SESSION_S / bar_interval_s if is_intraday(bar_interval_s) else 1.0
     return TRADING_DAYS_PER_YEAR * per_day
+
+
+def measured_bars_per_year(index) -> float:
+    """Bars a year in a series, from its own span: what the bars of a session, a 24-hour market
+    or weekly data make, whatever the interval assumes."""
+    years = (index[-1] - index[0]).total_seconds() / (365.25 * 86_400)
+    return (len(index) - 1) / years
 
 
 def realised_variance(log_returns: np.ndarray, horizon: int) -> np.ndarray:

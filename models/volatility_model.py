@@ -117,6 +117,10 @@ class VolatilityModelMetadata:
     session: str | None = None  # "regular" or "all", as for the price model
     input_ranges: dict | None = None  # as PriceModelMetadata.input_ranges
     har: dict | None = None  # HAR fitted on the same training bars: windows, coefficients, floor per horizon
+    # Stored since the served risk block; None in older directories (a Student-t and 252 sessions a year then).
+    z_quantiles: list[list[float]] | None = None  # per horizon: the standardised return's quantiles (models.risk)
+    z_std: list[float] | None = None
+    bars_per_year: float | None = None  # measured on the training bars
     extra: dict = field(default_factory=dict)  # training config and window, metrics, commit
 
 
@@ -201,12 +205,16 @@ class VolatilityModel(BarModel):
 
     def forecast_bars(self, bars: dict) -> tuple[list[ReturnDistribution], list[InputShift] | None]:
         """From the API's columns (epoch-second timestamps): the return distribution per horizon
-        (unit-variance Student-t: the return's variance is the forecast), and the window's
-        channels outside what training saw."""
+        (the empirical standardised return of the training windows, as the report scores it; a
+        unit-variance Student-t for a directory saved before those were stored), and the
+        window's channels outside what training saw."""
         window = self.window(*(bars[k] for k in ("open", "high", "low", "close", "volume")),
                              timestamps=np.asarray(bars["timestamps"], dtype=np.float64))
         forecasts = self.predict_windows(window[None])[0]
-        return ([ReturnDistribution(f.horizon, f.variance, *student_t_z(f.nu)) for f in forecasts],
+        m = self.metadata
+        z = (list(zip(map(tuple, m.z_quantiles), m.z_std)) if m.z_quantiles is not None
+             else [student_t_z(nu) for nu in m.nu])
+        return ([ReturnDistribution(f.horizon, f.variance, *z_k) for f, z_k in zip(forecasts, z)],
                 self.input_shifts(window))
 
 

@@ -97,7 +97,7 @@ def make_tiny_har_model(directory: Path, version: str = "har-test", session: str
         model_id="har-tiny", version=version, horizons=horizons, windows=windows,
         coefficients=[[0.0, 0.4 * h, 0.3 * h, 0.3 * h] for h in horizons], floor=[1e-12 * h for h in horizons],
         z_quantiles=[list(student_t_z(nu)[0]) for nu in (5.0, 6.0)], z_std=[1.0, 1.1], bar_interval_s=300.0,
-        session=session)
+        bars_per_year=252 * 78, session=session)
     return HarVolatilityModel(metadata).save(directory)
 
 

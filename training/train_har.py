@@ -18,7 +18,8 @@ from models.har_model import HarModelMetadata, HarVolatilityModel
 from models.registry import new_version
 from models.risk import empirical_z
 from models.volatility import (
-    bar_variance, default_horizons, har_floor, har_forecasts, har_windows_of, is_intraday, realised_variance,
+    bar_variance, default_horizons, har_floor, har_forecasts, har_windows_of, is_intraday, measured_bars_per_year,
+    realised_variance,
 )
 from training.data import horizon_log_returns
 from training.train import bar_interval_seconds, code_commit
@@ -68,7 +69,7 @@ def train_har(frame: pd.DataFrame, session: str | None, horizons: tuple[int, ...
     metadata = HarModelMetadata(
         model_id=model_id, version=version or new_version(), horizons=list(horizons), windows=list(windows),
         coefficients=coefficients, floor=floors, z_quantiles=z_quantiles, z_std=z_std, bar_interval_s=interval,
-        session=session,
+        bars_per_year=measured_bars_per_year(frame.index), session=session,
         extra={"data_window": {"first_bar": str(index[0]), "last_bar": str(index[-1]), "bars": n,
                                "train_until": str(index[train_end - 1]),
                                "test_from": str(index[validation_end])},

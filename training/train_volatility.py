@@ -29,6 +29,7 @@ import torch
 
 from models.input_range import fit_input_ranges
 from models.registry import new_version
+from models.risk import QUANTILE_LEVELS, empirical_z
 from models.risk_scores import log_mse, qlike
 from models.session import MARKET_TZ
 from models.volatility import (
@@ -39,6 +40,7 @@ from models.volatility import (
     har_forecasts,
     har_windows_of,
     is_intraday,
+    measured_bars_per_year,
     realised_variance,
     time_of_day_scale,
 )
@@ -50,7 +52,6 @@ from models.volatility_model import (
     channels_for,
     expected_variance,
     fit_nu,
-    unit_variance_quantile,
     volatility_features,
 )
 from training.data import OHLCV, Split, chronological_split, horizon_log_returns, normalisation_stats
@@ -229,8 +230,9 @@ def score_part(model: VolatilityModel, p: PreparedVolatility, ends: np.ndarray) 
             f = forecasts[ends, k]
             scores[name] = None if np.isnan(f).any() else {"qlike": float(qlike(f, rv).mean()),
                                                            "log_mse": float(log_mse(f, rv).mean())}
+        z = model.metadata.z_quantiles[k]  # the served VaR: the training windows' standardised quantile
         scores["var_breach_rate"] = {
-            f"{c:.0%}": float((returns[:, k] < unit_variance_quantile(variance[:, k], model.metadata.nu[k], 1 - c)).mean())
+            f"{c:.0%}": float((returns[:, k] < np.interp(1 - c, QUANTILE_LEVELS, z) * np.sqrt(variance[:, k])).mean())
             for c in VAR_COVERAGES}
         out[f"h{h}"] = scores
     return out
@@ -238,8 +240,9 @@ def score_part(model: VolatilityModel, p: PreparedVolatility, ends: np.ndarray) 
 
 def finalize(network, p: PreparedVolatility, config: VolatilityTrainConfig, version: str, history: list[dict],
              best_epoch: int, session: str | None = None) -> tuple[VolatilityModel, dict]:
-    """Fit the smearing factor and nu per horizon on the training windows, score validation and
-    test, and wrap it all into a model whose metadata says what it forecasts from which bars."""
+    """Fit the smearing factor, nu and the standardised return's quantiles per horizon on the
+    training windows, score validation and test, and wrap it all into a model whose metadata
+    says what it forecasts from which bars."""
     metadata = VolatilityModelMetadata(
         model_id=config.model_id, version=version, horizons=list(p.horizons), channels=p.channels,
         feature_mean=p.mean.tolist(), feature_std=p.std.tolist(), target_mean=p.target_mean.tolist(),
@@ -251,6 +254,10 @@ def finalize(network, p: PreparedVolatility, config: VolatilityTrainConfig, vers
     metadata.smearing = (p.realised(p.split.train) / np.exp(log_mean)).mean(axis=0).tolist()
     standardised = p.samples.returns[p.split.train] / np.sqrt(expected_variance(log_mean, metadata.smearing))
     metadata.nu = [fit_nu(standardised[:, k]) for k in range(len(p.horizons))]
+    fits = [empirical_z(p.samples.returns[p.split.train][:, k], variance_k)
+            for k, variance_k in enumerate(expected_variance(log_mean, metadata.smearing).T)]
+    metadata.z_quantiles, metadata.z_std = [q for q, _ in fits], [sd for _, sd in fits]
+    metadata.bars_per_year = measured_bars_per_year(p.frame.index)
     metrics = {"best_epoch": best_epoch, "smearing": metadata.smearing, "nu": metadata.nu,
                "validation": score_part(model, p, p.split.validation), "test": score_part(model, p, p.split.test),
                "history": history}

@@ -81,7 +81,7 @@ def risk_row(i: int, variance: float, realised: float | None, horizon: int = 12)
 def test_settled_risk_forecasts_are_scored_beside_har_and_drawn_against_what_was_realised():
     rows = [risk_row(i, 1e-4 * (1 + i % 4), 1e-4 * (1 + i % 3)) for i in range(30)] + [risk_row(31, 1e-4, None)]
     breaches = {"n": 30, "breaches": 2, "rate": 2 / 30, "kupiec_p": 0.7}
-    scores = VolatilityScores(horizon=12, n=30, qlike=0.41, qlike_har=0.41, var_95=breaches,
+    scores = VolatilityScores(horizon=12, n=30, qlike=0.41, qlike_har=0.41, n_har=30, var_95=breaches,
                               var_99={**breaches, "breaches": 0, "rate": 0.0})
     evaluation = EvaluationResponse(symbol="SPY", days=7, since="2026-12-01T00:00:00Z", unsettled=0,
                                     by_model_version={}, volatility_unsettled=1,

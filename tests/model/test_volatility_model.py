@@ -3,6 +3,7 @@ tiny one trained for seconds on strongly clustered GARCH bars forecasts variance
 the training mean and gets value-at-risk breach rates near their levels."""
 
 import json
+import math
 from dataclasses import asdict
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from scipy.stats import norm
 
 from models.har_model import load_volatility_model
+from models.risk import QUANTILE_LEVELS
 from models.volatility_model import (
     TIME_CHANNELS,
     VolatilityModel,
@@ -103,7 +105,9 @@ def test_intraday_model_shapes_and_save_load_round_trip(tmp_path):
     served = load_volatility_model(tmp_path / "vol", prefer_gpu=False)
     distributions, shifts = served.forecast_bars(api_bars)
     assert [d.variance for d in distributions] == pytest.approx([f.variance for f in forecasts])
-    assert [d.value_at_risk(0.95) for d in distributions] == pytest.approx([f.var_95 for f in forecasts])
+    q05 = [q[QUANTILE_LEVELS.index(0.05)] for q in model.metadata.z_quantiles]  # the training windows' own
+    assert [d.value_at_risk(0.95) for d in distributions] == pytest.approx(
+        [-q * math.sqrt(f.variance) for q, f in zip(q05, forecasts)])
     assert shifts is not None
     har = model.metadata.har
     assert har["windows"] == [12, 78, 390]
