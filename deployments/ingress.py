@@ -353,7 +353,7 @@ class SignalIngress:
         """The operator page (deployments/operator_page.py): read-only, behind the API key when one is set."""
         authorize_page(request, self.api_key)
         await self._logged()
-        return HTMLResponse(await operator_page(self.ledger, self.price, await self.readyz(), days,
+        return HTMLResponse(await operator_page(self.ledger, self.price, self.volatility, await self.readyz(), days,
                                                 self.config.timeouts.single_route_budget))
 
     @app.get("/healthz", response_model=HealthResponse)

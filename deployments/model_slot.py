@@ -33,7 +33,7 @@ from deployments.messages import ModelLoadEvent
 from deployments.metrics import ModelMetrics
 from deployments.placement_info import replica_devices
 from deployments.schemas import BranchReadiness
-from models.registry import resolve_model_dir
+from models.registry import registry_of, resolve_model_dir
 
 logger = logging.getLogger("ray.serve")
 M = TypeVar("M")
@@ -170,6 +170,12 @@ class ModelSlot(Generic[M]):
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def registry_decisions(self) -> list[dict]:
+        """The promotion decisions of the registry this replica serves from (newest last): the
+        replica reads it where the graph mounts the registry, which the ingress may not."""
+        registry = registry_of(self.wanted) if self.wanted else None
+        return registry.decisions() if registry is not None else []
 
     def status(self) -> BranchReadiness:
         model = self.model

@@ -3,7 +3,7 @@
 Read-only. It asks the Ledger for what the store already holds (recent signals, settled
 price predictions and risk forecasts scored as `/v1/evaluate` scores them, strategy
 posteriors, the model-load log)
-and the Price deployment for its registry's promotion decisions, and draws them on the
+and the Price and Volatility deployments for their registries' promotion decisions, and draws them on the
 server (deployments.charts), so the page is one self-contained HTML document: no script,
 no CDN. A branch that does not answer costs its section only, which says so. With an empty
 store every section says what to do to fill it.
@@ -86,7 +86,8 @@ class View:
     risks: BranchResult
     strategies: BranchResult
     loads: BranchResult
-    decisions: BranchResult
+    decisions: BranchResult  # the price registry's
+    volatility_decisions: BranchResult
     quality: list[Quality]
 
 
@@ -117,8 +118,8 @@ def calibration(rows: list[dict]) -> dict[str, dict[str, list[dict]]]:
             for version, group in by_version.items()}
 
 
-async def gather(ledger: DeploymentHandle, price: DeploymentHandle, readiness: ReadinessResponse, days: float,
-                 budget_s: float) -> View:
+async def gather(ledger: DeploymentHandle, price: DeploymentHandle, volatility: DeploymentHandle,
+                 readiness: ReadinessResponse, days: float, budget_s: float) -> View:
     """Everything the page shows, asked for at once, each answer under `budget_s`."""
     since = time.time() - days * DAY_S
     calls = {
@@ -128,6 +129,7 @@ async def gather(ledger: DeploymentHandle, price: DeploymentHandle, readiness: R
         "strategies": ledger.strategy_weights.remote,
         "loads": lambda: ledger.recent_rows.remote("model_promotions", RECENT_LOADS),
         "decisions": price.registry_decisions.remote,
+        "volatility_decisions": volatility.registry_decisions.remote,
     }
     results = dict(zip(calls, await asyncio.gather(*(call_branch(send, budget_s) for send in calls.values()))))
     rows, risks = results["predictions"].value or [], results["risks"].value or []
@@ -290,20 +292,24 @@ def strategies(view: View) -> str:
 
 def promotions(view: View) -> str:
     out = ["<h2>Promotions and model loads</h2><h3>Registry decisions (with the gate's reasons)</h3>"]
-    if not view.decisions.ok:
-        out.append(_unavailable("The registry's decisions", view.decisions))
-    elif not view.decisions.value:
-        out.append(_empty("No decisions: the served price model is not from a registry, or nothing was promoted "
-                          "yet (the embedded default is served until something is)."))
-    else:
-        rows = []
-        for d in reversed(view.decisions.value):
+    rows = []
+    for branch, decisions in (("price", view.decisions), ("volatility", view.volatility_decisions)):
+        if not decisions.ok:
+            out.append(_unavailable(f"The {branch} registry's decisions", decisions))
+            continue
+        for d in reversed(decisions.value):
             gate = d.get("gate")
             reasons = d.get("reasons") or ([d["reason"]] if d.get("reason") else [])
-            rows.append([escape(d.get("time", "")), escape(d.get("action", "")), escape(str(d.get("version"))),
+            rows.append([escape(d.get("time", "")), branch, escape(d.get("action", "")), escape(str(d.get("version"))),
                          escape(str(d.get("previous", ""))), "yes" if gate is not None else "",
                          escape("; ".join(reasons))])
-        out.append(_table(["time (UTC)", "action", "version", "previous", "gate figures", "why"], rows, "decisions"))
+    if rows:
+        rows.sort(key=lambda row: row[0], reverse=True)
+        out.append(_table(["time (UTC)", "registry", "action", "version", "previous", "gate figures", "why"], rows,
+                          "decisions"))
+    elif view.decisions.ok and view.volatility_decisions.ok:
+        out.append(_empty("No decisions: the served models are not from a registry, or nothing was promoted yet "
+                          "(the embedded defaults are served until something is)."))
     out.append("<h3>Model loads (the store's log)</h3>")
     if not view.loads.ok:
         out.append(_unavailable("The model-load log", view.loads))
@@ -340,6 +346,6 @@ def render(view: View) -> str:
             + "".join(f'<section id="{s.__name__}">{s(view)}</section>' for s in SECTIONS) + "</body></html>")
 
 
-async def operator_page(ledger: DeploymentHandle, price: DeploymentHandle, readiness: ReadinessResponse,
-                        days: float, budget_s: float) -> str:
-    return render(await gather(ledger, price, readiness, days, budget_s))
+async def operator_page(ledger: DeploymentHandle, price: DeploymentHandle, volatility: DeploymentHandle,
+                        readiness: ReadinessResponse, days: float, budget_s: float) -> str:
+    return render(await gather(ledger, price, volatility, readiness, days, budget_s))

@@ -26,7 +26,7 @@ from deployments.placement_info import model_executor
 from deployments.schemas import BranchReadiness, InputShift, PriceResponse
 from models.direction import flat_band
 from models.price_direction import CLASSES, PriceDirectionModel
-from models.registry import DEFAULT_PRICE_MODEL, registry_of, resolve_model_dir
+from models.registry import DEFAULT_PRICE_MODEL, resolve_model_dir
 
 logger = logging.getLogger("ray.serve")
 
@@ -85,10 +85,7 @@ class PriceDeployment:
         return self.slot.status()
 
     async def registry_decisions(self) -> list[dict]:
-        """The promotion decisions of the registry this replica serves from (newest last): the
-        replica reads it where the graph mounts the registry, which the ingress may not."""
-        registry = registry_of(self.slot.wanted) if self.slot.wanted else None
-        return registry.decisions() if registry is not None else []
+        return self.slot.registry_decisions()
 
     async def get_stats(self) -> dict:
         return {"batch_sizes": dict(self.batch_sizes), "load_attempts": self.slot.load_attempts}

@@ -86,6 +86,9 @@ class VolatilityDeployment:
     async def status(self) -> BranchReadiness:
         return self.slot.status()
 
+    async def registry_decisions(self) -> list[dict]:
+        return self.slot.registry_decisions()
+
 
 def _forecast(model, bars: dict):
     """(return distributions, input shifts, HAR's variances) on the inference thread."""

@@ -36,6 +36,7 @@ def prediction(i: int, p_up: float, realised: str | None, symbol: str = "SPY", v
 def view(**parts) -> View:
     empty = BranchResult(value=[])
     base = dict(days=7, at=NOW, readiness=READY, signals=empty, predictions=empty, risks=empty,
+                volatility_decisions=empty,
                 strategies=BranchResult(value=PRIOR), loads=empty, decisions=empty, quality=[])
     return View(**{**base, **parts})
 
@@ -50,7 +51,7 @@ def test_an_empty_store_says_what_to_do():
     assert "No settled price predictions in this window" in page and "/v1/price/realised" in page
     assert "No settled risk forecasts in this window" in page
     assert "No strategy outcomes in the window yet" in page
-    assert "the embedded default is served until something is" in page
+    assert "the embedded defaults are served until something is" in page
     assert "serving the embedded default model" in page  # the health section names what is served
 
 
@@ -131,3 +132,14 @@ def test_without_the_key_a_browser_is_asked_for_it():
         authorize_page(request({"X-API-Key": "wrong"}), "s3cret")
     assert refused.value.status_code == 401 and refused.value.headers["WWW-Authenticate"].startswith("Basic")
     authorize_page(request({"Authorization": "Basic " + base64.b64encode(b"op:s3cret").decode()}), "s3cret")
+
+
+def test_the_decisions_of_both_registries_are_listed_newest_first():
+    price = [{"time": "2026-12-01T10:00:00Z", "action": "promote", "version": "p1", "previous": None,
+              "reason": "investiq promote"}]
+    volatility = [{"time": "2026-12-02T10:00:00Z", "action": "reject", "version": "v2",
+                   "reasons": ["h12: test QLIKE 0.5000 above HAR's 0.4500"], "gate": {}}]
+    page = render(view(decisions=BranchResult(value=price), volatility_decisions=BranchResult(value=volatility)))
+    table = page.split('<table class="decisions">')[1].split("</table>")[0]
+    rows = table.split("<tbody>")[1].split("</tr>")[:-1]
+    assert "volatility" in rows[0] and "above HAR&#x27;s 0.4500" in rows[0] and "price" in rows[1]
