@@ -85,10 +85,15 @@ def cmd_train_volatility(args: argparse.Namespace) -> None:
     horizons = tuple(args.horizons) if args.horizons else None
     frame = _bars(args)
     if args.forecaster == "har":
-        from training.train_har import train_har
+        from training.train_har import beaten_by, train_har
 
         model, metrics = train_har(frame, args.session, horizons, version=version)
-        summary = {"forecaster": "har", "return_std_per_volatility": model.metadata.z_std}
+        beaten = {h: names for h, names in beaten_by(metrics).items() if names}
+        for h, names in beaten.items():
+            logging.getLogger(__name__).warning(
+                "on these bars %s beat HAR at %s on both validation and test (Diebold-Mariano p < 0.05): the graph "
+                "serves HAR or PatchTST only, so weigh that before you promote", ", ".join(names), h)
+        summary = {"forecaster": "har", "return_std_per_volatility": model.metadata.z_std, "beaten_by": beaten}
     else:
         from training.train_volatility import VolatilityTrainConfig, train_volatility
 

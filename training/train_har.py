@@ -75,3 +75,13 @@ def train_har(frame: pd.DataFrame, session: str | None, horizons: tuple[int, ...
                                "test_from": str(index[validation_end])},
                "metrics": metrics, "code_commit": code_commit()})
     return HarVolatilityModel(metadata), metrics
+
+
+def beaten_by(metrics: dict, alpha: float = 0.05) -> dict[str, list[str]]:
+    """Per horizon, the baselines whose QLIKE is below HAR's with Diebold–Mariano p < alpha on
+    both the validation and the test windows: where HAR is not the best forecaster of these bars."""
+    def better(part: dict) -> set[str]:
+        return {n for n, s in part["forecasters"].items() if n != "har" and s["qlike_vs_har"]["estimate"] < 0
+                and s["qlike_vs_har"]["p_value"] < alpha}
+
+    return {h: sorted(better(metrics["validation"][h]) & better(metrics["test"][h])) for h in metrics["test"]}

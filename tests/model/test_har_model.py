@@ -93,3 +93,14 @@ def test_the_gate_admits_nothing_worse_than_har(clustered):
     production = {"horizons": [1, 5], "bar_interval_s": 86400.0, "session": "all"}
     passed, reasons, _ = volatility_gate(candidate({"h12": (0.40, 0.45)}), production)
     assert not passed and reasons[0].startswith("forecasts another thing than production (horizons [12] vs [1, 5]")
+
+
+def test_baselines_that_beat_har_on_validation_and_test_are_named():
+    def part(p_ewma: float) -> dict:
+        return {"forecasters": {"har": {}, "ewma": {"qlike_vs_har": {"estimate": -0.1, "p_value": p_ewma}},
+                                "garch": {"qlike_vs_har": {"estimate": +0.1, "p_value": 0.001}}}}
+
+    from training.train_har import beaten_by
+
+    assert beaten_by({"validation": {"h1": part(0.01)}, "test": {"h1": part(0.02)}}) == {"h1": ["ewma"]}
+    assert beaten_by({"validation": {"h1": part(0.01)}, "test": {"h1": part(0.20)}}) == {"h1": []}
