@@ -102,3 +102,19 @@ def test_too_few_observations_per_hac_lag_give_no_t_statistic():
     assert few["ic"] is not None and few["ic_t"] is None and few["rank_ic_p"] is None
     enough = information_coefficient(rng.normal(size=120), rng.normal(size=120), maxlags=12)
     assert enough["ic_t"] is not None
+
+
+def test_risk_scores_count_a_bar_forecast_twice_once_and_compare_har_where_it_is():
+    """The latest forecast of a bar counts; HAR is scored on the forecasts that carry it (n_har)."""
+    from deployments.ledger import _volatility_scores
+    from models.risk_scores import qlike
+
+    def row(as_of, variance, har, realised=2e-4, ret=-0.01):
+        return {"as_of": as_of, "horizon": 12, "variance": variance, "har_variance": har, "var_95": 0.02,
+                "var_99": 0.03, "realised_variance": realised, "realised_return": ret}
+
+    (scores,) = _volatility_scores([row(1.0, 1e-4, 1e-4), row(1.0, 3e-4, 1e-4), row(2.0, 2e-4, None, ret=-0.05)])
+    assert scores.n == 2 and scores.n_har == 1
+    assert scores.qlike == pytest.approx(float(np.mean(qlike(np.array([3e-4, 2e-4]), np.array([2e-4, 2e-4])))))
+    assert scores.qlike_har == pytest.approx(float(qlike(np.array([1e-4]), np.array([2e-4]))[0]))
+    assert scores.var_95.breaches == 1 and scores.var_99.breaches == 1  # -0.05 is past both; -0.01 past neither

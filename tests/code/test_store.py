@@ -356,3 +356,24 @@ def test_a_store_url_of_another_dialect_is_refused_in_one_line():
     with pytest.raises(ValueError, match="SQLite and PostgreSQL only") as error:
         Store("mysql://user:secret@host/db", migrate_schema=True)
     assert "secret" not in str(error.value) and "\n" not in str(error.value)
+
+
+def test_an_intraday_risk_forecast_settles_without_the_overnight_gap(store):
+    """Horizon 2 from the day's last bar: the next day's first bar moves from its own open (the
+    gap from the last close is not intraday variance), its second from that close."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    eastern = ZoneInfo("America/New_York")
+    stamps = [datetime(2025, 6, 2, 15, 50, tzinfo=eastern), datetime(2025, 6, 2, 15, 55, tzinfo=eastern),
+              datetime(2025, 6, 3, 9, 30, tzinfo=eastern), datetime(2025, 6, 3, 9, 35, tzinfo=eastern)]
+    closes, opens = [100.0, 100.5, 103.0, 102.0], [100.0, 100.0, 102.0, 103.0]
+    bars = {"timestamps": [t.timestamp() for t in stamps], "open": opens, "close": closes,
+            "high": [max(o, c) for o, c in zip(opens, closes)], "low": [min(o, c) for o, c in zip(opens, closes)],
+            "volume": [1.0] * 4}
+    store.write([("risk_predictions", {**RECORDS["risk_predictions"], "as_of": stamps[1].timestamp(),
+                                       "last_close": 100.5})])
+    assert store.settle("r", "SPY", bars, at=1.0)["risk_settled"] == 1
+    (row,) = store.rows("risk_predictions")
+    assert row["realised_variance"] == pytest.approx(np.log(103 / 102) ** 2 + np.log(102 / 103) ** 2)
+    assert row["realised_return"] == pytest.approx(np.log(102 / 100.5))  # the return keeps the gap
