@@ -19,7 +19,7 @@ import time
 
 from common import HEADLINE, bench_models, bench_parser, graph_in_process, save_result, wait_ready
 
-BRANCH_OF = {"Ledger": "strategies", "Sentiment": "sentiment", "Price": "price"}
+BRANCH_OF = {"Ledger": "strategies", "Sentiment": "sentiment", "Price": "price", "Volatility": "volatility"}
 
 
 def kill_replica(app: str, deployment: str) -> None:

@@ -43,7 +43,7 @@ from tests.support import (  # noqa: E402
 )
 
 APP = "investiq"
-DEPLOYMENT_OF = {"sentiment": "Sentiment", "price": "Price"}
+DEPLOYMENT_OF = {"sentiment": "Sentiment", "price": "Price", "volatility": "Volatility"}
 CARDS = ("RTX_5090", "RTX_4090")  # the card model of each worker node, as a custom resource
 WORKER_CPUS = 2  # logical CPUs per worker: fractions of the machine's two cores
 LOAD_S, KILL_AT_S = 60.0, 10.0
