@@ -90,7 +90,7 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
                     degraded[d["branch"]] = degraded.get(d["branch"], 0) + 1
                 for key, ms in data.get("latency_ms", {}).items():
                     if not any(d["branch"] == key for d in data.get("degraded", [])):
-                        ingress[key].append(ms)
+                        ingress.setdefault(key, []).append(ms)  # the volatility branch too
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
