@@ -85,6 +85,7 @@ def produce_metric_events(http, scratch: Path) -> None:
                     "outcomes": [{"strategy": "metrics", "outcome": "win"}]})
         served = api.readyz().branches["price"].source
     price = serve.get_deployment_handle("Price", APP)
+    (scratch / "no-model").mkdir()  # a folder without a model (a missing one gets the embedded default)
     price.reconfigure.remote({"model_dir": str(scratch / "no-model")}).result()  # a failed load ...
     price.reconfigure.remote({"model_dir": served}).result()  # ... and back to what it serves
     serve.get_deployment_handle("Ledger", APP).log.remote([Record("signals", {})]).result()

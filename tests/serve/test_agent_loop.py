@@ -120,4 +120,14 @@ def test_every_metric_in_the_readme_reaches_the_prometheus_export(client, tmp_pa
     produce_metric_events(client, tmp_path)
     port = ray._private.worker.global_worker.node.metrics_export_port
     expected = readme_metrics() - {DEGRADED}
-    wait_until(lambda: exported_metrics(port, expected) == expected, 90, "every metric of the README's table exported")
+    missing: set = set()
+
+    def all_exported() -> bool:
+        missing.clear()
+        missing.update(expected - exported_metrics(port, expected))
+        return not missing
+
+    try:
+        wait_until(all_exported, 90, "every metric of the README's table exported")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; missing: {sorted(missing)}") from None

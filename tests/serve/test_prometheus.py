@@ -60,7 +60,8 @@ def faulty(http):
     """An ingress whose branches all fail: the degraded branches the dashboard charts."""
     failing = FailingBranch.bind()
     serve.run(SignalIngress.options(ray_actor_options={"num_cpus": 0.05}).bind(
-        failing, failing, failing, IngressConfig(shadow=False)), name="prom-faulty", route_prefix="/prom-faulty")
+        failing, failing, failing, failing, IngressConfig(shadow=False)), name="prom-faulty",
+        route_prefix="/prom-faulty")
     wait_until(lambda: http.get("/prom-faulty/healthz").status_code == 200, 60, "faulty app up")
     yield http
     serve.delete("prom-faulty")
