@@ -10,6 +10,15 @@ import numpy as np
 from models.direction import CLASSES, direction_labels, flat_band
 
 
+def settled_bar(as_of: float, horizon: int, timestamps: np.ndarray) -> int | None:
+    """The index of the bar at `as_of` (epoch seconds) in `timestamps` (increasing), or None
+    while they do not hold that bar and the one `horizon` later: what settles a forecast."""
+    i = int(np.searchsorted(timestamps, as_of - 1e-3))
+    if i >= len(timestamps) or abs(timestamps[i] - as_of) > 1e-3 or i + horizon >= len(timestamps):
+        return None
+    return i
+
+
 def realised_direction(as_of: float, last_close: float, horizon: int, flat_band_bp: float,
                        timestamps: np.ndarray, closes: np.ndarray,
                        flat_band_vol: float = 0.0) -> tuple[str, float] | None:
@@ -17,8 +26,8 @@ def realised_direction(as_of: float, last_close: float, horizon: int, flat_band_
     None while `timestamps` (increasing) do not hold that bar and the one `horizon` later.
     Labelled as the model was trained (its metadata's flat_band_bp and flat_band_vol); a
     volatility band reads the given bars up to `as_of`, so send the bars before it too."""
-    i = int(np.searchsorted(timestamps, as_of - 1e-3))
-    if i >= len(timestamps) or abs(timestamps[i] - as_of) > 1e-3 or i + horizon >= len(timestamps):
+    i = settled_bar(as_of, horizon, timestamps)
+    if i is None:
         return None
     log_return = math.log(closes[i + horizon] / last_close)
     band = np.atleast_1d(flat_band(np.asarray(closes[:i + 1], dtype=np.float64), horizon, flat_band_bp,

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from models.evaluation import settled_bar
+
 HAR_WINDOWS = (1, 5, 22)  # periods: the last one, a "week", a "month" (Corsi 2009)
 RISKMETRICS_LAMBDA = 0.94
 INTRADAY_BELOW_S = 6 * 3600  # bars closer than this are intraday: time of day matters, horizons of an hour
@@ -80,8 +82,8 @@ def realised_after(as_of: float, last_close: float, horizon: int, timestamps: np
     """What a variance forecast made at the bar at `as_of` (epoch seconds) turned out to be: the
     per-bar `measure` summed over the next `horizon` bars, and the log return over them; None
     while `timestamps` (increasing) do not hold that bar and the one `horizon` later."""
-    i = int(np.searchsorted(timestamps, as_of - 1e-3))
-    if i >= len(timestamps) or abs(timestamps[i] - as_of) > 1e-3 or i + horizon >= len(timestamps):
+    i = settled_bar(as_of, horizon, timestamps)
+    if i is None:
         return None
     return float(np.sum(measure[i + 1:i + horizon + 1])), math.log(closes[i + horizon] / last_close)
 
