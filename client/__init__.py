@@ -26,7 +26,8 @@ from client import calls
 from deployments.schemas import (
     Bars, EvaluationResponse, HealthResponse, OutcomesResponse, PriceResponse, ReadinessResponse, RealisedResponse,
     RiskResponse,
-    SentimentResponse, SignalRequest, SignalResponse, StrategyOutcome, StrategyWeightsResponse, SyncResponse,
+    SentimentResponse, SignalRequest, SignalResponse, SignalsRequest, SignalsResponse, StrategyOutcome,
+    StrategyWeightsResponse, SyncResponse,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -101,6 +102,10 @@ class InvestIQClient:
     def signal(self, request: SignalRequest | dict) -> SignalResponse:
         return self.send(calls.signal(request))
 
+    def signals(self, request: SignalsRequest | dict) -> SignalsResponse:
+        """A watchlist: one signal per entry, each model called once for all of them."""
+        return self.send(calls.signals(request))
+
     def sentiment(self, texts: list[str]) -> SentimentResponse:
         return self.send(calls.sentiment(texts))
 
@@ -159,6 +164,9 @@ class AsyncInvestIQClient:
 
     async def signal(self, request: SignalRequest | dict) -> SignalResponse:
         return await self.send(calls.signal(request))
+
+    async def signals(self, request: SignalsRequest | dict) -> SignalsResponse:
+        return await self.send(calls.signals(request))
 
     async def sentiment(self, texts: list[str]) -> SentimentResponse:
         return await self.send(calls.sentiment(texts))

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from deployments.schemas import (
     Bars, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest, PriceResponse, ReadinessResponse,
     RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest, SentimentResponse, SignalRequest, SignalResponse,
-    StrategyOutcome, StrategyWeightsResponse, SyncResponse,
+    SignalsRequest, SignalsResponse, StrategyOutcome, StrategyWeightsResponse, SyncResponse,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -53,6 +53,13 @@ def signal(request: SignalRequest | dict) -> Call[SignalResponse]:
     if request.outcomes and request.request_id is None:
         request = request.model_copy(update={"request_id": _new_request_id()})
     return Call("POST", "/v1/signal", SignalResponse, request)
+
+
+def signals(request: SignalsRequest | dict) -> Call[SignalsResponse]:
+    request = _as(SignalsRequest, request)
+    if any(entry.outcomes for entry in request.signals) and request.request_id is None:
+        request = request.model_copy(update={"request_id": _new_request_id()})
+    return Call("POST", "/v1/signals", SignalsResponse, request)
 
 
 def sentiment(texts: list[str]) -> Call[SentimentResponse]:

@@ -110,11 +110,16 @@ class LedgerConfig(Section):
         return self
 
 
-class BranchTimeouts(Section):
+class SignalTimeouts(Section):
+    """Each branch's budget within a signal; past it the signal goes on without that branch."""
+
     sentiment: float = Field(2.0, gt=0)
     price: float = Field(1.0, gt=0)
     volatility: float = Field(1.0, gt=0)
     ledger: float = Field(2.0, gt=0, description="recording outcomes and reading the strategy posteriors")
+
+
+class BranchTimeouts(SignalTimeouts):
     readiness: float = Field(2.0, gt=0, description="each branch's answer to /readyz")
     single_route_budget: float = Field(
         5.0, gt=0, description="single-branch routes wait this long, retrying a lost replica, before 503")
@@ -124,7 +129,9 @@ class RequestLimits(Section):
     max_news_items: int = Field(32, ge=1)
     max_news_chars: int = Field(4000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
-    max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request")
+    max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request (a watchlist's all together)")
+    max_symbols: int = Field(32, ge=1, description="entries of one /v1/signals watchlist")
+    max_watchlist_texts: int = Field(256, ge=1, description="news texts of one watchlist, all entries together")
 
 
 QuorumBranch = Literal["sentiment", "price", "volatility"]
@@ -141,6 +148,9 @@ class IngressConfig(Section):
                                                            "routes changing state require; unset: no key")
     allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address without an API key")
     timeouts: BranchTimeouts = BranchTimeouts()
+    watchlist_timeouts: SignalTimeouts = Field(
+        SignalTimeouts(sentiment=10.0, price=3.0, volatility=3.0),
+        description="each model's budget for a whole /v1/signals watchlist (one call for all its entries)")
     limits: RequestLimits = RequestLimits()
     merge: MergeConfig = MergeConfig()
     placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=16, max_queued_requests=16)

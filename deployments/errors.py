@@ -3,9 +3,14 @@ status or a degraded-branch category without reading their messages."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from store.errors import Conflict  # a request id or outcome id reused for other content: 409
 
-__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "one_line", "root_cause"]
+T = TypeVar("T")
+
+__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "one_line", "refused_or", "root_cause"]
 
 
 class ModelNotReady(RuntimeError):
@@ -21,6 +26,15 @@ class InvalidInput(ValueError):
 
     def __reduce__(self):  # keep `loc` when Ray pickles the exception
         return (type(self), (str(self), self.loc))
+
+
+async def refused_or(answer: Awaitable[T]) -> T | InvalidInput:
+    """The answer, or the InvalidInput it raised: one refused item of a batch (a watchlist's
+    symbol) is returned for the caller to name, not raised over its neighbours' answers."""
+    try:
+        return await answer
+    except InvalidInput as exc:
+        return exc
 
 
 def root_cause(exc: BaseException) -> BaseException:

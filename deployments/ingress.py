@@ -33,7 +33,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.branch_call import BranchResult, call_branch
-from deployments.config import IngressConfig
+from deployments.config import IngressConfig, SignalTimeouts
 from deployments.errors import Conflict, InvalidInput, one_line
 from deployments.http import ApiKey, Days, DrawQuery, RequestIdQuery, SymbolInPath, app, authorize, field_error
 from deployments.messages import OutcomeBatch, RealisedBars, Record
@@ -42,7 +42,8 @@ from deployments.operator_page import authorize_page, operator_page
 from deployments.schemas import (
     BranchReadiness, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest,
     PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest,
-    SentimentResponse, SignalRequest, SignalResponse, StrategyWeightsResponse, SyncResponse,
+    SentimentResponse, SignalRequest, SignalResponse, SignalsRequest, SignalsResponse, StrategyWeightsResponse,
+    SymbolInputs, SyncResponse,
 )
 from models.input_range import describe
 from models.signal_merge import merge_signal
@@ -110,6 +111,44 @@ def risk_records(request_id: str | None, symbol: str, bars, answer: RiskResponse
         for h in answer.horizons]
 
 
+def per_entry(result: BranchResult, n: int) -> list[BranchResult]:
+    """A batched call's result split into one result per entry: its own answer, or the call's
+    failure for every entry."""
+    if not result.ok:
+        return [BranchResult(category=result.category, reason=result.reason, latency_ms=result.latency_ms)
+                for _ in range(n)]
+    return [BranchResult(value=value, latency_ms=result.latency_ms) for value in result.value]
+
+
+def risk_or_refused(result: BranchResult, entry: tuple) -> BranchResult:
+    """An entry's risk block. Bars of a spacing or session the volatility model was not fitted
+    on (say the daily default beside your 5-minute price model) are no mistake of the client's:
+    they degrade the branch with the reason instead of refusing the signal. Any other refusal
+    (too few bars) is the client's to fix: 422 naming the entry's field, as on /v1/risk."""
+    refusal = result.value
+    if not isinstance(refusal, InvalidInput):
+        return result
+    if refusal.loc != ("bars", "timestamps"):
+        raise InvalidInput(str(refusal), (*entry, *refusal.loc))
+    return BranchResult(category="input_refused", latency_ms=result.latency_ms,
+                        reason=f"the volatility model cannot read these bars ({refusal}); "
+                               "fit one for them: investiq train-volatility")
+
+
+def check_ids_across(entries: list[SymbolInputs]) -> None:
+    """An outcome id sent twice in one watchlist (each entry checks its own list)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for j, entry in enumerate(entries):
+        for k, outcome in enumerate(entry.outcomes):
+            if outcome.id is not None:
+                if outcome.id in seen:
+                    first = seen[outcome.id]
+                    raise field_error(422, ("body", "signals", j, "outcomes", k, "id"),
+                                      f"repeats signals[{first[0]}].outcomes[{first[1]}].id ({outcome.id!r})",
+                                      "value_error")
+                seen[outcome.id] = (j, k)
+
+
 def expected_move(price: PriceResponse | None, risk: RiskResponse | None) -> float | None:
     """The return's standard deviation over the price model's horizon, where the risk block has it."""
     if price is None or risk is None:
@@ -137,34 +176,21 @@ class SignalIngress:
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _check_news(self, texts: list[str], field: str) -> None:
+    def _check_news(self, texts: list[str], *field) -> None:
         limits = self.config.limits
         if len(texts) > limits.max_news_items:
-            raise field_error(422, ("body", field), f"at most {limits.max_news_items} texts, got {len(texts)}",
+            raise field_error(422, ("body", *field), f"at most {limits.max_news_items} texts, got {len(texts)}",
                               "too_long")
         for i, text in enumerate(texts):
             if len(text) > limits.max_news_chars:
-                raise field_error(422, ("body", field, i), f"text over {limits.max_news_chars} characters "
-                                                           f"({len(text)})", "too_long")
+                raise field_error(422, ("body", *field, i), f"text over {limits.max_news_chars} characters "
+                                                            f"({len(text)})", "too_long")
 
     def _check_outcomes(self, outcomes: list) -> None:
         limit = self.config.limits.max_outcomes
         if len(outcomes) > limit:
             raise field_error(422, ("body", "outcomes"), f"at most {limit} outcomes per request, got {len(outcomes)}",
                               "too_long")
-
-    async def _risk_of(self, bars: dict) -> BranchResult:
-        """The risk block for a signal's bars. Bars of a spacing or session the volatility model
-        was not fitted on (say the daily default beside your 5-minute price model) are no mistake
-        of the client's: they degrade the branch with the reason instead of refusing the signal.
-        Any other refusal (too few bars) is the client's to fix: 422, as on /v1/risk."""
-        try:
-            return await call_branch(lambda: self.volatility.forecast.remote(bars), self.config.timeouts.volatility)
-        except InvalidInput as exc:
-            if exc.loc != ("bars", "timestamps"):
-                raise
-            return BranchResult(category="input_refused", reason=f"the volatility model cannot read these bars ({exc}); "
-                                                                 "fit one for them: investiq train-volatility")
 
     def _shadow(self, asked: bool | None) -> bool:
         if asked is False and self.config.shadow:
@@ -210,42 +236,115 @@ class SignalIngress:
               responses={403: {"description": "shadow: false while the server runs in shadow mode"},
                          409: {"description": "request_id reused for other outcomes"}})
     async def signal(self, request: SignalRequest, api_key: ApiKey = None) -> SignalResponse:
-        start = time.perf_counter()
-        request_id = request.request_id or uuid.uuid4().hex
-        if request.outcomes:
-            authorize(api_key, self.api_key)
-        shadow = self._shadow(request.shadow)
         self._check_news(request.news, "news")
         self._check_outcomes(request.outcomes)
-        timeouts, results = self.config.timeouts, {}
+        signals = await self._signals([request], request.request_id, request.shadow, api_key,
+                                      self.config.timeouts, lambda j, loc: loc)
+        return signals[0]
+
+    @app.post("/v1/signals", response_model=SignalsResponse,
+              responses={403: {"description": "shadow: false while the server runs in shadow mode"},
+                         409: {"description": "request_id reused for other outcomes"}})
+    async def signals(self, request: SignalsRequest, api_key: ApiKey = None) -> SignalsResponse:
+        """A watchlist: each model is called once for every entry (one sentiment batch for all
+        texts, one price and one risk batch for all series), the outcomes of all entries are
+        recorded together, and each entry gets its own signal with its own degraded branches.
+        Input errors name the entry (`signals[i]...`) and refuse the whole watchlist, as
+        /v1/signal refuses a request."""
+        start = time.perf_counter()
+        limits = self.config.limits
+        if len(request.signals) > limits.max_symbols:
+            raise field_error(422, ("body", "signals"), f"at most {limits.max_symbols} entries, "
+                                                        f"got {len(request.signals)}", "too_long")
+        texts = sum(len(entry.news) for entry in request.signals)
+        if texts > limits.max_watchlist_texts:
+            raise field_error(422, ("body", "signals"), f"at most {limits.max_watchlist_texts} news texts over all "
+                                                        f"entries, got {texts}", "too_long")
+        for j, entry in enumerate(request.signals):
+            self._check_news(entry.news, "signals", j, "news")
+        self._check_outcomes([o for entry in request.signals for o in entry.outcomes])
+        check_ids_across(request.signals)
+        answers = await self._signals(request.signals, request.request_id, request.shadow, api_key,
+                                      self.config.watchlist_timeouts, lambda j, loc: ("signals", j, *loc))
+        latency = {}  # every entry's call to a branch was the same call
+        for answer in answers:
+            for name, ms in answer.latency_ms.items():
+                latency.setdefault(name, ms)
+        latency["total"] = round((time.perf_counter() - start) * 1e3, 3)
+        return SignalsResponse(request_id=answers[0].request_id, signals=answers, latency_ms=latency)
+
+    async def _signals(self, entries: list[SymbolInputs], request_id: str | None, asked_shadow: bool | None,
+                       api_key: str | None, timeouts: SignalTimeouts,
+                       locate: Callable[[int, tuple], tuple]) -> list[SignalResponse]:
+        """The signals of one request's entries (/v1/signal sends one): every branch is called
+        once for all of them, concurrently (sentiment beside price and volatility, then the
+        ledger, so outcomes are recorded only once the price model accepted every entry's
+        bars). `locate(j, loc)` names entry j's field in the request, for its 422s and 409s."""
+        start = time.perf_counter()
+        request_id = request_id or uuid.uuid4().hex
+        outcomes = [(j, k, o) for j, entry in enumerate(entries) for k, o in enumerate(entry.outcomes)]
+        if outcomes:
+            authorize(api_key, self.api_key)
+        shadow = self._shadow(asked_shadow)
+        results: list[dict[str, BranchResult]] = [{} for _ in entries]
+        with_bars = [j for j, entry in enumerate(entries) if entry.bars is not None]
+        with_news = [j for j, entry in enumerate(entries) if entry.news]
+        replayed = []  # [True]: a resend of a request whose outcomes were recorded
 
         async def bars_then_strategies() -> None:
-            if request.bars is not None:
-                bars = request.bars.columns()
+            if with_bars:
+                series = [entries[j].bars.columns() for j in with_bars]
                 price, risk = await asyncio.gather(
-                    call_branch(lambda: self.price.predict.remote(bars), timeouts.price),
-                    self._risk_of(bars))
-                results["price"], results["volatility"] = map(unless_out_of_distribution, (price, risk))
-            batch = OutcomeBatch(request_id, request.outcomes)
-            results["strategies"] = await call_branch(
-                (lambda: self.ledger.record_outcomes.remote(batch)) if request.outcomes
-                else self.ledger.strategy_weights.remote, timeouts.ledger)
+                    call_branch(lambda: self.price.predict_many.remote(series), timeouts.price),
+                    call_branch(lambda: self.volatility.forecast_many.remote(series), timeouts.volatility))
+                for j, p, r in zip(with_bars, per_entry(price, len(series)), per_entry(risk, len(series))):
+                    if isinstance(p.value, InvalidInput):
+                        raise InvalidInput(str(p.value), locate(j, p.value.loc))
+                    results[j]["price"] = unless_out_of_distribution(p)
+                    results[j]["volatility"] = unless_out_of_distribution(risk_or_refused(r, locate(j, ())))
+            batch = OutcomeBatch(request_id, [o for _, _, o in outcomes])
+            try:
+                strategies = await call_branch(
+                    (lambda: self.ledger.record_outcomes.remote(batch)) if outcomes
+                    else self.ledger.strategy_weights.remote, timeouts.ledger)
+            except (InvalidInput, Conflict) as exc:  # it names outcomes[i] of the batch: name the entry's
+                if exc.loc[:1] == ("outcomes",):
+                    j, k, _ = outcomes[exc.loc[1]]
+                    raise type(exc)(str(exc), locate(j, ("outcomes", k, *exc.loc[2:]))) from None
+                raise
+            if strategies.ok and outcomes:  # the Ledger acknowledged every outcome, committed now or before
+                replayed.append(strategies.value.replayed)
+                strategies = BranchResult(value=strategies.value.weights, latency_ms=strategies.latency_ms)
+            for entry_results in results:
+                entry_results["strategies"] = strategies
 
         async def score_news() -> None:
-            if request.news:
-                results["sentiment"] = await call_branch(lambda: self.sentiment.score.remote(request.news),
-                                                         timeouts.sentiment)
+            if with_news:
+                groups = [entries[j].news for j in with_news]
+                answer = await call_branch(lambda: self.sentiment.score_groups.remote(groups), timeouts.sentiment)
+                for j, result in zip(with_news, per_entry(answer, len(groups))):
+                    results[j]["sentiment"] = result
 
         with client_errors():
             await asyncio.gather(bars_then_strategies(), score_news())
-        # A failed branch has no value; an out-of-distribution answer is shown but not merged.
+        total_ms = round((time.perf_counter() - start) * 1e3, 3)
+        answers, records = [], []
+        for entry, entry_results in zip(entries, results):
+            answer, entry_records = self._signal_of(request_id, entry, shadow, entry_results, total_ms)
+            answers.append(answer)
+            records += entry_records
+        if replayed != [True]:  # a resend of a request whose outcomes were recorded was logged the first time
+            self._log(records)
+        return answers
+
+    def _signal_of(self, request_id: str, entry: SymbolInputs, shadow: bool, results: dict[str, BranchResult],
+                   total_ms: float) -> tuple[SignalResponse, list[Record]]:
+        """One entry's signal from its branches' results (a failed branch has no value; an
+        out-of-distribution answer is shown but not merged), and the records to log."""
         sentiment, price, risk, strategies = (results[b].value if b in results else None
                                               for b in ("sentiment", "price", "volatility", "strategies"))
         merged_price = price if price is not None and results["price"].ok else None
-        outcomes_recorded, replayed = 0, False
-        if strategies is not None and request.outcomes:
-            outcomes_recorded, replayed = strategies.recorded + strategies.duplicates, strategies.replayed
-            strategies = strategies.weights
+        outcomes_recorded = len(entry.outcomes) if results["strategies"].ok else 0
         merged = merge_signal(merged_price.score if merged_price else None, sentiment.score if sentiment else None,
                               self.config.merge, merged_price.threshold if merged_price else None,
                               merged_price.no_threshold_because if merged_price else None)
@@ -256,7 +355,7 @@ class SignalIngress:
                     for name, answer in (("sentiment", sentiment), ("price", price), ("volatility", risk))
                     if answer is not None}
         latency = {name: round(r.latency_ms, 3) for name, r in results.items()}
-        latency["total"] = round((time.perf_counter() - start) * 1e3, 3)
+        latency["total"] = total_ms
         for name, r in results.items():
             self.metrics.branch_latency.observe(r.latency_ms, tags={"branch": name})
             if not r.ok:
@@ -264,7 +363,7 @@ class SignalIngress:
         self.metrics.signals.inc(tags={"decision": merged.decision, "shadow": str(shadow).lower(),
                                        "actionable": str(not reasons).lower()})
         response = SignalResponse(
-            request_id=request_id, symbol=request.symbol, shadow=shadow, actionable=not reasons,
+            request_id=request_id, symbol=entry.symbol, shadow=shadow, actionable=not reasons,
             not_actionable_because=reasons, decision=merged.decision, confidence=merged.confidence,
             score=merged.score, threshold=merged.threshold, sentiment=sentiment, price=price, risk=risk,
             expected_move=expected_move(price, risk), strategies=strategies,
@@ -274,20 +373,18 @@ class SignalIngress:
             model_versions=versions, latency_ms=latency)
         now = time.time()
         records = [Record("signals", {
-            "request_id": request_id, "symbol": request.symbol, "created_at": now, "decision": merged.decision,
+            "request_id": request_id, "symbol": entry.symbol, "created_at": now, "decision": merged.decision,
             "score": merged.score, "confidence": merged.confidence, "shadow": shadow, "model_versions": versions,
             "components": {"sentiment": sentiment.score if sentiment else None,
                            "price": price.probabilities if price else None,
                            "degraded": [d.branch for d in response.degraded], "not_actionable_because": reasons}})]
         if sentiment:
-            records += sentiment_records(request_id, request.news, sentiment, now)
+            records += sentiment_records(request_id, entry.news, sentiment, now)
         if price:
-            records.append(price_record(request_id, request.symbol, request.bars, price, now))
+            records.append(price_record(request_id, entry.symbol, entry.bars, price, now))
         if risk:
-            records += risk_records(request_id, request.symbol, request.bars, risk, now)
-        if not replayed:  # a resend of a request whose outcomes were recorded was logged the first time
-            self._log(records)
-        return response
+            records += risk_records(request_id, entry.symbol, entry.bars, risk, now)
+        return response, records
 
     @app.post("/v1/sentiment", response_model=SentimentResponse)
     async def score_texts(self, request: SentimentRequest) -> SentimentResponse:

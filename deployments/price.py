@@ -18,8 +18,9 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.config import PriceConfig
 from deployments.bar_checks import check_bars
+from deployments.config import PriceConfig
+from deployments.errors import InvalidInput, refused_or
 from deployments.metrics import PriceMetrics
 from deployments.model_slot import ModelSlot, default_note
 from deployments.placement_info import model_executor
@@ -57,7 +58,15 @@ class PriceDeployment:
         await self.slot.reconfigure(user_config)
 
     async def predict(self, bars: dict[str, list[float]]) -> PriceResponse:
+        return await self._prediction(self.slot.current(), bars)
+
+    async def predict_many(self, series: list[dict[str, list[float]]]) -> list[PriceResponse | InvalidInput]:
+        """A watchlist's series in one call: their windows join the same batches, and a series
+        the model refuses comes back as its InvalidInput in its place."""
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile
+        return list(await asyncio.gather(*(refused_or(self._prediction(model, bars)) for bars in series)))
+
+    async def _prediction(self, model: PriceDirectionModel, bars: dict[str, list[float]]) -> PriceResponse:
         check_bars(bars, model.min_bars, model.metadata.bar_interval_s, model.metadata.session, "price")
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         shifts = model.input_shifts(window)

@@ -139,17 +139,32 @@ Outcomes = Annotated[list[StrategyOutcome], AfterValidator(_distinct_ids)]
 
 # ---- requests -------------------------------------------------------------------------
 
-class SignalRequest(Strict):
+class SymbolInputs(Strict):
+    """One symbol's inputs to a signal: its news, its bars, and strategy outcomes to record."""
+
     symbol: Symbol
     news: list[NewsText] = Field(default_factory=list)
     outcomes: Outcomes = Field(default_factory=list)
     bars: Bars | None = None
+
+
+class SignalRequest(SymbolInputs):
     request_id: RequestId | None = Field(None, description="names this request's outcomes: a resend with the same "
                                                            "id and outcomes replays the first answer, other outcomes "
                                                            "under it are refused (409); minted when absent, echoed")
     shadow: bool | None = Field(None, description="true: log the signal but mark it not actionable; false is "
                                                    "refused (403) while the server runs in shadow mode; "
                                                    "null: the server's `ingress.shadow` setting")
+
+
+class SignalsRequest(Strict):
+    """A watchlist: one signal per entry, every model called once for all of them."""
+
+    signals: list[SymbolInputs] = Field(min_length=1, description="at most `ingress.limits.max_symbols` entries")
+    request_id: RequestId | None = Field(None, description="names this request's outcomes (all entries' together): "
+                                                           "a resend with the same id and outcomes replays the first "
+                                                           "answer; minted when absent, echoed")
+    shadow: bool | None = Field(None, description="as in /v1/signal, for every entry")
 
 
 class SentimentRequest(Strict):
@@ -424,6 +439,13 @@ class SignalResponse(BaseModel):
     degraded: list[DegradedBranch]
     model_versions: dict[str, str]
     latency_ms: dict[str, float]
+
+
+class SignalsResponse(BaseModel):
+    request_id: str
+    signals: list[SignalResponse] = Field(description="one per entry, in the request's order; each names its own "
+                                                      "degraded branches")
+    latency_ms: dict[str, float] = Field(description="each model's one call for the whole watchlist, and the total")
 
 
 class HealthResponse(BaseModel):

@@ -45,11 +45,21 @@ class SentimentDeployment:
         self._first_load = asyncio.get_running_loop().create_task(self.slot.load(config.model))
 
     async def score(self, texts: list[str]) -> SentimentResponse:
+        return (await self.score_groups([texts]))[0]
+
+    async def score_groups(self, groups: list[list[str]]) -> list[SentimentResponse]:
+        """One answer per group of texts (a watchlist's symbols): every text joins the same
+        batches, and each group's score is the mean of its texts'."""
         model = self.slot.current()
-        scores = await asyncio.gather(*(self._score_cached(t) for t in texts))
-        return SentimentResponse(model_id=model.model_id, version=model.version,
-                                 results=[SentimentResult(**s.__dict__) for s in scores],
-                                 score=sum(s.score for s in scores) / len(scores))
+        scores = await asyncio.gather(*(self._score_cached(t) for texts in groups for t in texts))
+        answers, start = [], 0
+        for texts in groups:
+            mine = scores[start:start + len(texts)]
+            start += len(texts)
+            answers.append(SentimentResponse(model_id=model.model_id, version=model.version,
+                                             results=[SentimentResult(**s.__dict__) for s in mine],
+                                             score=sum(s.score for s in mine) / len(mine)))
+        return answers
 
     async def _score_cached(self, text: str) -> SentimentScore:
         if self.cache is not None and (hit := self.cache.get(text)) is not None:

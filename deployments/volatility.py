@@ -21,7 +21,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.bar_checks import check_bars
 from deployments.config import VolatilityConfig
-from deployments.errors import InvalidInput
+from deployments.errors import InvalidInput, refused_or
 from deployments.model_slot import ModelSlot, default_note
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
 from models.har_model import HarVolatilityModel, load_volatility_model
@@ -66,11 +66,19 @@ class VolatilityDeployment:
         await self.slot.reconfigure(user_config)
 
     async def forecast(self, bars: dict[str, list[float]]) -> RiskResponse:
+        return await self._forecast(self.slot.current(), bars)
+
+    async def forecast_many(self, series: list[dict[str, list[float]]]) -> list[RiskResponse | InvalidInput]:
+        """A watchlist's series in one call; a series the model refuses comes back as its
+        InvalidInput in its place."""
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile
+        return list(await asyncio.gather(*(refused_or(self._forecast(model, bars)) for bars in series)))
+
+    async def _forecast(self, model, bars: dict[str, list[float]]) -> RiskResponse:
         meta = model.metadata
         check_bars(bars, model.min_bars, meta.bar_interval_s, meta.session, "volatility")
         distributions, shifts, benchmark = await asyncio.get_running_loop().run_in_executor(
-            self.executor, _forecast, model, bars)
+            self.executor, _distributions, model, bars)
         if not all(math.isfinite(d.variance) and math.isfinite(d.value_at_risk(0.99)) for d in distributions):
             raise InvalidInput("these bars give no finite variance (a high/low range or a move too large for "
                                "floating point): check bars.high, bars.low and bars.close", ("bars",))
@@ -90,7 +98,7 @@ class VolatilityDeployment:
         return self.slot.registry_decisions()
 
 
-def _forecast(model, bars: dict):
+def _distributions(model, bars: dict):
     """(return distributions, input shifts, HAR's variances) on the inference thread."""
     distributions, shifts = model.forecast_bars(bars)
     if isinstance(model, HarVolatilityModel):  # its forecast is the benchmark

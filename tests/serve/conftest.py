@@ -57,7 +57,7 @@ def graph_config(tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
         "ledger": {"record_interval_s": 0.2, "strategies": {"names": TEST_STRATEGIES}},
         "ingress": {"shadow": False, "quorum": ["sentiment", "price", "volatility"],
                     "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536,
-                               "max_outcomes": 8}},
+                               "max_outcomes": 8, "max_symbols": 4, "max_watchlist_texts": 6}},
     })
 
 

@@ -10,7 +10,8 @@ class SlowBranch:
     async def _hang(self, *args):
         await asyncio.sleep(30)
 
-    score = predict = forecast = strategy_weights = record_outcomes = status = _hang
+    score = score_groups = predict = predict_many = forecast = forecast_many = strategy_weights = _hang
+    record_outcomes = status = _hang
 
     async def log(self, records):
         return None
@@ -21,4 +22,5 @@ class FailingBranch:
     async def _fail(self, *args):
         raise RuntimeError("simulated device fault")
 
-    score = predict = forecast = strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail
+    score = score_groups = predict = predict_many = forecast = forecast_many = _fail
+    strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail

@@ -106,6 +106,11 @@ def test_a_request_cannot_turn_the_operators_shadow_off(shadowed):
     for asked in ({"shadow": True}, {}):
         signal = shadowed.post("/shadowed/v1/signal", json={"symbol": "SPY", **asked}).json()
         assert signal["shadow"] is True and signal["actionable"] is False
+    watchlist = {"signals": [{"symbol": "SPY"}, {"symbol": "QQQ"}]}
+    r = shadowed.post("/shadowed/v1/signals", json={**watchlist, "shadow": False})
+    assert r.status_code == 403 and r.json()["detail"][0]["loc"] == ["body", "shadow"], r.text
+    signals = shadowed.post("/shadowed/v1/signals", json=watchlist).json()["signals"]
+    assert [(s["shadow"], s["actionable"]) for s in signals] == [(True, False)] * 2
 
 
 def test_news_texts_never_reach_the_logs(client):
@@ -136,6 +141,8 @@ def keyed(http, tmp_path_factory):
     ("POST", "/v1/strategies/sync?days=1", None),
     ("POST", "/v1/price/realised", {"symbol": "SPY", "bars": BARS}),
     ("POST", "/v1/signal", {"symbol": "SPY", "outcomes": [{"strategy": "s", "outcome": "win"}]}),
+    ("POST", "/v1/signals", {"signals": [{"symbol": "SPY"}, {"symbol": "QQQ",
+                                                           "outcomes": [{"strategy": "s", "outcome": "win"}]}]}),
 ])
 def test_routes_that_change_state_need_the_key(keyed, method, route, body):
     for headers in ({}, {"X-API-Key": "wrong"}):
