@@ -22,6 +22,11 @@ services:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql prometheus; \
 	else echo "make services: not root; install postgresql and prometheus with apt-get (their tests skip until then)"; fi
 
+# Serve's throughput-optimised request path (one event loop per replica, gRPC between
+# deployments), with logs still on stderr; the README's Performance measures it against the default.
+export RAY_SERVE_THROUGHPUT_OPTIMIZED ?= 1
+export RAY_SERVE_LOG_TO_STDERR ?= 1
+
 serve: install
 	$(VENV)/bin/serve run serve_config.yaml
 

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-RESULTS = ROOT / "bench" / "results"
+BENCH_DIR = ROOT / "bench"
+RESULTS = BENCH_DIR / "results"
 HEADLINE = "Shares of the company rose after record quarterly profit beat estimates"
 
 

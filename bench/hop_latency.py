@@ -15,7 +15,7 @@ Prints a table, writes bench/results/hop_latency.json.
 from __future__ import annotations
 
 from common import HEADLINE, bench_models, bench_parser, graph_in_process, percentiles, save_result
-from graph_latency import direct, time_ms
+from graph_latency import BareModels, direct, time_ms
 
 
 def main() -> None:
@@ -28,14 +28,15 @@ def main() -> None:
     from ray import serve
 
     from deployments.schemas import Bars
-    from tests.support import random_walk_bars
+    from tests.support import make_tiny_har_model, random_walk_bars
 
     work, bert, price = bench_models("hops-", args.tiny)
     bars = random_walk_bars(33 if args.tiny else 513)
     columns = Bars.model_validate(bars).columns()  # the message the ingress sends
-    results = {"model_ms": direct(bert, price, bars, n)}
+    har = make_tiny_har_model(work / "har")
+    results = {"model_ms": direct(BareModels(bert, price, har), bars, n)}
     graph_args = {"data_dir": str(work / "var"), "sentiment": {"model": str(bert), "cache_size": 0},
-                  "price": {"model_dir": str(price)}}
+                  "price": {"model_dir": str(price)}, "volatility": {"model_dir": str(har)}}
     with graph_in_process(work, args.port, graph_args) as base:
         price_h = serve.get_deployment_handle("Price", app_name="investiq")
         sentiment_h = serve.get_deployment_handle("Sentiment", app_name="investiq")

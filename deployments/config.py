@@ -153,7 +153,11 @@ class IngressConfig(Section):
         description="each model's budget for a whole /v1/signals watchlist (one call for all its entries)")
     limits: RequestLimits = RequestLimits()
     merge: MergeConfig = MergeConfig()
-    placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=16, max_queued_requests=16)
+    # Serve's router turns a request away only when max_queued_requests others are waiting for
+    # a replica, so up to 32 concurrent requests per proxy are never refused; running up to 48
+    # keeps the replica below its limit, where the router's retry backoff would idle it (see
+    # the README's Performance, *Admission*).
+    placement: Placement = Placement(num_cpus=0.25, max_ongoing_requests=48, max_queued_requests=32)
 
 
 class GraphConfig(Section):

@@ -1,8 +1,11 @@
-"""Stand-in branches for degradation tests: one too slow for any timeout, one that always fails."""
+"""Stand-in branches: one too slow for any timeout, one that always fails, and one that answers
+/readyz steadily after a fixed pause (for admission tests)."""
 
 import asyncio
 
 from ray import serve
+
+from deployments.schemas import BranchReadiness
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
@@ -24,3 +27,10 @@ class FailingBranch:
 
     score = score_groups = predict = predict_many = forecast = forecast_many = _fail
     strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+class SteadyBranch:
+    async def status(self) -> BranchReadiness:
+        await asyncio.sleep(0.2)
+        return BranchReadiness(ready=True, state="ready")

@@ -19,7 +19,7 @@ from graph import build_app
 from store.store import Store
 from store.store import sqlite_url
 from tests.conftest import STORE_DIALECTS
-from tests.serve.fakes import FailingBranch, SlowBranch
+from tests.serve.fakes import FailingBranch, SlowBranch, SteadyBranch
 from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, wait_until
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
@@ -182,6 +182,42 @@ def test_past_its_queue_the_graph_answers_503_at_once(bounded):
     # budget); the rest are turned away at once instead of queueing.
     turned_away = [s for code, s in answers if code == 503 and s < 1.0]
     assert len(turned_away) >= 3, answers
+
+
+@pytest.fixture(scope="module")
+def admitting(http):
+    """An ingress that runs 2 requests and lets 4 wait, over branches that answer /readyz in 0.2 s."""
+    steady = SteadyBranch.bind()
+    ingress = SignalIngress.options(ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=2,
+                                    max_queued_requests=4).bind(steady, steady, steady, steady, IngressConfig())
+    serve.run(ingress, name="admitting", route_prefix="/admitting")
+    wait_until(lambda: http.get("/admitting/healthz").status_code == 200, 60, "admitting app up")
+    yield http
+    serve.delete("admitting")
+
+
+def closed_loop(http, clients: int, per_client: int) -> list[tuple[int, float]]:
+    """Each client sends its next request as soon as the last one answered: (status, seconds)."""
+    def client(_) -> list[tuple[int, float]]:
+        answers = []
+        for _ in range(per_client):
+            start = time.monotonic()
+            answers.append((http.get("/admitting/readyz", timeout=30).status_code, time.monotonic() - start))
+        return answers
+
+    with ThreadPoolExecutor(clients) as pool:
+        return [a for answers in pool.map(client, range(clients)) for a in answers]
+
+
+def test_as_many_concurrent_clients_as_the_queue_holds_are_never_turned_away(admitting):
+    """The documented capacity: Serve's router refuses a request only when max_queued_requests
+    others wait for a replica, so that many clients never see a 503, although the replica
+    runs only 2 at a time (with 2 waiting instead of 4, some of the same 4 clients get 503s)."""
+    answers = closed_loop(admitting, clients=4, per_client=10)
+    assert [code for code, _ in answers] == [200] * 40
+    crowded = closed_loop(admitting, clients=16, per_client=5)
+    turned_away = [s for code, s in crowded if code == 503]
+    assert turned_away and max(turned_away) < 1.0, crowded  # past it: a 503 at once
 
 
 # ---- replicas killed under load --------------------------------------------------------
