@@ -23,6 +23,7 @@ Prints a table, writes bench/results/graph_latency.json.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import time
@@ -51,12 +52,15 @@ def time_ms(fn, n: int, warmup: int = 3) -> list[float]:
 class BareModels:
     """The graph's models and the Ledger's store, in this process, as the replicas call them."""
 
-    def __init__(self, bert: Path, price: Path, har: Path):
+    def __init__(self, bert: Path, price: Path, har: Path, sentiment_threads: int | None = None):
+        import torch
+
         from models.har_model import load_volatility_model
         from models.price_direction import PriceDirectionModel
         from models.sentiment import SentimentModel
         from store.store import OutcomeRow, Store, sqlite_url
 
+        torch.set_num_threads(sentiment_threads or os.cpu_count() or 1)  # as the sentiment replica runs it
         self.sentiment = SentimentModel(str(bert), prefer_gpu=False)
         self.price = PriceDirectionModel.load(price, prefer_gpu=False)
         self.har = load_volatility_model(har, prefer_gpu=False)
@@ -176,7 +180,7 @@ def main() -> None:
             section = section.setdefault(key, {})
         section[leaf] = yaml.safe_load(value)
     config["applications"].append({"name": "floor", "route_prefix": "/floor", "import_path": "floor_app:app"})
-    models = BareModels(bert, price, har)
+    models = BareModels(bert, price, har, graph["args"]["sentiment"].get("cpu_threads"))
     results = {"direct_ms": direct(models, bars, n),
                "bare_batched": bare_batched(models, bars, graph["args"]["sentiment"]["max_batch_size"], n)}
     del models

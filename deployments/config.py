@@ -41,8 +41,8 @@ class LoadRetry(Section):
 class SentimentConfig(Section):
     model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
     load_retry: LoadRetry = LoadRetry(initial_s=5.0, max_s=60.0)
-    max_batch_size: int = Field(16, ge=1)
-    batch_wait_timeout_s: float = Field(0.02, ge=0, description="while a batch runs, the next one waits this long for company (a lone request never waits)")
+    max_batch_size: int = Field(16, ge=1, description="texts per batch: each batch takes what arrived while the "
+                                                     "previous one ran, up to this")
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; null: all cores")
     cache_size: int = Field(4096, ge=0, description="0 disables the cache")
     cache_ttl_s: float = Field(3600.0, gt=0)
@@ -55,8 +55,7 @@ class PriceConfig(Section):
     default_model: bool = Field(True, description="serve the embedded default model (models/defaults/price, see its "
                                                   "MODEL_CARD.md) while model_dir has no production version")
     load_retry: LoadRetry = LoadRetry()
-    max_batch_size: int = Field(32, ge=1)
-    batch_wait_timeout_s: float = Field(0.0005, ge=0)
+    max_batch_size: int = Field(32, ge=1, description="series per batch, as for sentiment")
     cpu_threads: int | None = Field(1, ge=1, description="torch threads on CPU; null: all cores")
     placement: Placement = Placement(num_cpus=0.25, num_gpus=0.25)
 

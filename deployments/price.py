@@ -1,4 +1,4 @@
-"""Price-direction deployment: PatchTST behind `@serve.batch`, hot-swappable through user_config.
+"""Price-direction deployment: PatchTST behind a continuous batcher, hot-swappable through user_config.
 
 The model's source (a model directory, or a registry whose production version is loaded)
 arrives as user_config, so a promotion that changes only that makes Serve call `reconfigure`
@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.bar_checks import check_bars
+from deployments.batcher import ContinuousBatcher
 from deployments.config import PriceConfig
 from deployments.errors import InvalidInput, refused_or
 from deployments.metrics import PriceMetrics
@@ -50,9 +51,8 @@ class PriceDeployment:
             lambda source: default_note(source, default, TRAIN_COMMAND))
         self.metrics = PriceMetrics()
         self.batch_sizes: Counter = Counter()
-        self._predict_batch.set_max_batch_size(config.max_batch_size)
-        self._predict_batch.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
-        self.executor = model_executor(config.cpu_threads)
+        self.batcher = ContinuousBatcher(_predict_grouped, model_executor(config.cpu_threads), config.max_batch_size,
+                                         self._count_batch)
 
     async def reconfigure(self, user_config: dict) -> None:
         await self.slot.reconfigure(user_config)
@@ -70,7 +70,7 @@ class PriceDeployment:
         check_bars(bars, model.min_bars, model.metadata.bar_interval_s, model.metadata.session, "price")
         window = model.window(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])
         shifts = model.input_shifts(window)
-        forecast = await self._predict_batch((model, window))
+        forecast = await self.batcher.submit((model, window))
         meta = model.metadata
         # The band this prediction is labelled with, as training labelled the same bar (with a
         # volatility band, from the bars up to it), so settlement needs nothing but this figure.
@@ -84,11 +84,9 @@ class PriceDeployment:
                              flat_band_bp=float(band) * 1e4,
                              out_of_distribution=None if shifts is None else [InputShift(**asdict(s)) for s in shifts])
 
-    @serve.batch
-    async def _predict_batch(self, items: list[tuple[PriceDirectionModel, np.ndarray]]) -> list:
-        self.batch_sizes[len(items)] += 1
-        self.metrics.batch_size.observe(len(items))
-        return await asyncio.get_running_loop().run_in_executor(self.executor, _predict_grouped, items)
+    def _count_batch(self, size: int, seconds: float) -> None:
+        self.batch_sizes[size] += 1
+        self.metrics.batch_size.observe(size)
 
     async def status(self) -> BranchReadiness:
         return self.slot.status()

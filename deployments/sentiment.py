@@ -1,4 +1,4 @@
-"""Sentiment deployment: FinBERT behind `@serve.batch`, with an LRU+TTL cache keyed by text.
+"""Sentiment deployment: FinBERT behind a continuous batcher, with an LRU+TTL cache keyed by text.
 
 The model loads in the background (ModelSlot), so a slow or offline hub never blocks the
 replica's start; until it is ready, calls raise ModelNotReady with the reason and the
@@ -10,13 +10,13 @@ comes back, or the configured local directory appears).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 
 from cachetools import TTLCache
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.batcher import ContinuousBatcher
 from deployments.config import SentimentConfig
 from deployments.metrics import SentimentMetrics
 from deployments.model_slot import ModelSlot
@@ -38,10 +38,10 @@ class SentimentDeployment:
             TTLCache(maxsize=config.cache_size, ttl=config.cache_ttl_s) if config.cache_size else None
         )
         self.stats = {"cache_hits": 0, "cache_misses": 0, "batch_sizes": Counter(), "model_seconds": 0.0}
-        self.batches_running = 0
         self.metrics = SentimentMetrics()
-        self._score_batch.set_max_batch_size(config.max_batch_size)
-        self.executor = model_executor(config.cpu_threads)
+        self.batcher: ContinuousBatcher[str, SentimentScore] = ContinuousBatcher(
+            lambda texts: self.slot.current().score(texts), model_executor(config.cpu_threads),
+            config.max_batch_size, self._count_batch)
         self._first_load = asyncio.get_running_loop().create_task(self.slot.load(config.model))
 
     async def score(self, texts: list[str]) -> SentimentResponse:
@@ -68,25 +68,15 @@ class SentimentDeployment:
             return hit
         self.stats["cache_misses"] += 1
         self.metrics.cache.inc(tags={"result": "miss"})
-        # Wait for company only while the model is busy anyway: a lone request runs at once.
-        self._score_batch.set_batch_wait_timeout_s(self.config.batch_wait_timeout_s if self.batches_running else 0.0)
-        score = await self._score_batch(text)
+        score = await self.batcher.submit(text)
         if self.cache is not None:
             self.cache[text] = score
         return score
 
-    @serve.batch
-    async def _score_batch(self, texts: list[str]) -> list[SentimentScore]:
-        self.stats["batch_sizes"][len(texts)] += 1
-        self.metrics.batch_size.observe(len(texts))
-        start = time.perf_counter()
-        self.batches_running += 1
-        try:  # off the event loop, so requests keep queueing into the next batch meanwhile
-            model = self.slot.current()
-            return await asyncio.get_running_loop().run_in_executor(self.executor, model.score, texts)
-        finally:
-            self.batches_running -= 1
-            self.stats["model_seconds"] += time.perf_counter() - start
+    def _count_batch(self, size: int, seconds: float) -> None:
+        self.stats["batch_sizes"][size] += 1
+        self.stats["model_seconds"] += seconds
+        self.metrics.batch_size.observe(size)
 
     async def status(self) -> BranchReadiness:
         return self.slot.status()

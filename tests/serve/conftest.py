@@ -9,7 +9,6 @@ import pytest
 from tests.support import PROJECT_ROOT, TEST_STRATEGIES, TINY_CONTEXT, free_port, random_walk_bars, wait_until
 
 APP = "investiq"
-LONG_BATCH_WAIT_S = 1.0  # long enough that a test can tell whether a request waited for company
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +49,7 @@ def graph_config(tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
 
     return GraphConfig.model_validate({
         "data_dir": str(tmp_path_factory.mktemp("data")),
-        "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8, "batch_wait_timeout_s": LONG_BATCH_WAIT_S,
+        "sentiment": {"model": str(tiny_bert_dir), "max_batch_size": 8,
                       "placement": {"num_gpus": 0.5, "num_cpus": 0.25}},
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},
         "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},

@@ -3,7 +3,6 @@ settlement, cache, batching, placement on the planned cards, and outcomes that s
 replica restart."""
 
 import math
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,7 +15,7 @@ from models.har_model import HarVolatilityModel
 from models.risk_scores import qlike
 from models.signal_merge import MergeConfig, merge_signal
 from tests.support import TINY_CONTEXT, random_walk_bars
-from tests.serve.conftest import APP, LONG_BATCH_WAIT_S
+from tests.serve.conftest import APP
 from tests.support import wait_until
 
 
@@ -139,12 +138,6 @@ def test_risk_forecasts_are_settled_with_the_realised_variance_and_scored_beside
         assert scores["qlike_har"] == pytest.approx(scores["qlike"])  # HAR is the served model
         breached = np.log(closes[t0 + h] / closes[t0]) < -forecast["var_95"]
         assert scores["var_95"]["breaches"] == int(breached) and scores["var_95"]["n"] == 1
-
-
-def test_a_lone_request_does_not_wait_for_company(client):
-    start = time.monotonic()
-    assert client.post("/v1/sentiment", json={"texts": ["a lone headline"]}).status_code == 200
-    assert time.monotonic() - start < LONG_BATCH_WAIT_S / 2
 
 
 def test_concurrent_requests_are_batched(client):

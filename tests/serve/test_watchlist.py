@@ -19,6 +19,23 @@ def entry(seed: int, **fields) -> dict:
             "bars": random_walk_bars(TINY_CONTEXT + 20, seed=seed), **fields}
 
 
+def assert_same(batched, alone, where: str) -> None:
+    """Equal, floats to 1e-5: a text scored in a batch of four differs from the same text alone
+    in the last bits (padding changes the kernels' summation order)."""
+    if isinstance(alone, float):
+        assert batched == pytest.approx(alone, rel=1e-5, abs=1e-5), where
+    elif isinstance(alone, dict):
+        assert batched.keys() == alone.keys(), where
+        for key in alone:
+            assert_same(batched[key], alone[key], f"{where}.{key}")
+    elif isinstance(alone, list):
+        assert len(batched) == len(alone), where
+        for i, (b, a) in enumerate(zip(batched, alone)):
+            assert_same(b, a, f"{where}[{i}]")
+    else:
+        assert batched == alone, where
+
+
 def batch_sizes(deployment: str) -> dict:
     stats = serve.get_deployment_handle(deployment, app_name=APP).get_stats.remote().result()
     return dict(stats["batch_sizes"])
@@ -44,7 +61,7 @@ def test_each_entry_gets_the_signal_it_gets_alone_from_one_batch_per_model(clien
     for sent, batched in zip(entries, answer["signals"]):
         alone = client.post("/v1/signal", json=sent).json()
         for field in BRANCH_ANSWERS:
-            assert batched[field] == alone[field], (sent["symbol"], field)
+            assert_same(batched[field], alone[field], f"{sent['symbol']}.{field}")
     assert answer["signals"][1]["sentiment"] is None and answer["signals"][2]["price"] is None
     assert "sentiment not asked: the request has no news" in answer["signals"][1]["not_actionable_because"]
 

@@ -1,0 +1,63 @@
+"""The continuous batcher: a lone request runs at once, requests that arrive while a batch
+runs make the next batch together, and a failure reaches every caller of its batch."""
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from deployments.batcher import ContinuousBatcher
+
+
+class Model:
+    """Doubles numbers; the first batch holds until `release` is set; fails on a negative."""
+
+    def __init__(self):
+        self.batches: list[list[int]] = []
+        self.release = threading.Event()
+
+    def run(self, items: list[int]) -> list[int]:
+        self.batches.append(items)
+        if len(self.batches) == 1:
+            self.release.wait(5)
+        if any(i < 0 for i in items):
+            raise ValueError("negative input")
+        return [2 * i for i in items]
+
+
+def batcher(model: Model, max_batch_size: int = 4) -> ContinuousBatcher:
+    sizes = []
+    b = ContinuousBatcher(model.run, ThreadPoolExecutor(1), max_batch_size, lambda n, s: sizes.append(n))
+    b.sizes = sizes
+    return b
+
+
+def test_requests_arriving_while_a_batch_runs_make_the_next_batch_together():
+    async def scenario():
+        model = Model()
+        b = batcher(model)
+        first = asyncio.ensure_future(b.submit(1))
+        await asyncio.sleep(0.05)  # the lone request runs at once, alone
+        assert model.batches == [[1]]
+        rest = [asyncio.ensure_future(b.submit(i)) for i in range(10, 16)]
+        await asyncio.sleep(0.05)
+        model.release.set()
+        assert await first == 2 and await asyncio.gather(*rest) == [20, 22, 24, 26, 28, 30]
+        return model.batches, b.sizes
+
+    batches, sizes = asyncio.run(scenario())
+    assert batches == [[1], [10, 11, 12, 13], [14, 15]]  # everything that waited, up to max_batch_size
+    assert sizes == [1, 4, 2]
+
+
+def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_runs():
+    async def scenario():
+        model = Model()
+        model.release.set()
+        b = batcher(model)
+        with pytest.raises(ValueError, match="negative input"):
+            await b.submit(-1)
+        return await b.submit(3)
+
+    assert asyncio.run(scenario()) == 6
