@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from tests.support import serve_fast_path_for_the_cluster  # noqa: E402
+
+serve_fast_path_for_the_cluster()  # a graph deployed from here runs as `make serve` runs it
 BENCH_DIR = ROOT / "bench"
 RESULTS = BENCH_DIR / "results"
 HEADLINE = "Shares of the company rose after record quarterly profit beat estimates"
@@ -150,17 +153,22 @@ async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: 
     called every `sample_every_s` (e.g. memory)."""
     import asyncio
 
-    import httpx
+    import aiohttp
 
     results: list[tuple[int, float]] = []  # (status or 0 for no answer, ms)
     samples = []
-    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    # aiohttp, not httpx: with hundreds of requests in flight httpx's own connection pool
+    # stalls, which reads as the server's latency (seen against a plain uvicorn app, no Ray).
+    connector = aiohttp.TCPConnector(limit=2000)
+    async with aiohttp.ClientSession(base_url=base, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
         async def one():
             start = time.perf_counter()
             try:
-                status = (await client.post(route, json=body)).status_code
-            except httpx.HTTPError:
+                async with client.post(route, json=body) as response:
+                    await response.read()
+                    status = response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError):
                 status = 0
             results.append((status, (time.perf_counter() - start) * 1e3))
 

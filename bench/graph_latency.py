@@ -151,6 +151,17 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
     return result
 
 
+def sentiment_handle(ray_tmpdir: str):
+    """The Sentiment deployment of the graph `serve run` started, from this process (joined
+    to that Ray as a driver), to read the batch sizes its replica formed."""
+    import ray
+    from ray import serve
+
+    os.environ["RAY_TMPDIR"] = ray_tmpdir
+    ray.init(address="auto", log_to_driver=False)
+    return serve.get_deployment_handle("Sentiment", app_name="investiq")
+
+
 def main() -> None:
     parser = bench_parser(__doc__, "graph_latency", port=8766)
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
@@ -198,7 +209,15 @@ def main() -> None:
             asyncio.run(load(base, "/v1/signal", entry, 4, 2 * 4))  # warm every replica
             results["floor"] = {route: asyncio.run(load(base, f"/floor/{route}", None, 1, n))["client"]
                                 for route in ("noop", "hop")}
-            results["signal"] = {c: asyncio.run(load(base, "/v1/signal", entry, c, max(n, c))) for c in (1, 8, 32)}
+            sentiment = sentiment_handle(env["RAY_TMPDIR"])
+            results["signal"] = {}
+            for c in (1, 8, 32):
+                before = sentiment.get_stats.remote().result()["batch_sizes"]
+                results["signal"][c] = asyncio.run(load(base, "/v1/signal", entry, c, max(n, c)))
+                after = sentiment.get_stats.remote().result()["batch_sizes"]
+                results["signal"][c]["sentiment_batch_sizes"] = {
+                    size: count - before.get(size, 0) for size, count in sorted(after.items())
+                    if count > before.get(size, 0)}
             results["signal_bars_only"] = asyncio.run(load(base, "/v1/signal", bars_only["signals"][0], 1, n))
             results["watchlist"] = asyncio.run(load(base, "/v1/signals", watchlist, 1, rounds))
             results["watchlist_bars_only"] = asyncio.run(load(base, "/v1/signals", bars_only, 1, rounds))
@@ -240,6 +259,8 @@ def summarise(results: dict, args, n: int) -> None:
           f"{bare['watchlist_signals_per_s']:.1f} signals/s, bars only {bare['watchlist_bars_only_signals_per_s']:.1f}")
     print(f"Serve's floor: HTTP no-op p50 {results['floor']['noop']['p50']:.1f} ms, "
           f"+ one handle hop {floor:.1f} ms")
+    for c, r in results["signal"].items():
+        print(f"sentiment batch sizes (size: batches) at concurrency {c}: {r['sentiment_batch_sizes']}")
     print(f"{'route':28s} {'conc':>5s} {'p50':>7s} {'p90':>7s} {'p99':>7s} {'req/s':>7s}  503s  degraded")
     rows = [("/v1/signal", c, r) for c, r in results["signal"].items()]
     rows += [("/v1/signal, bars only", 1, results["signal_bars_only"]), ("/v1/signals, 32", 1, results["watchlist"]),

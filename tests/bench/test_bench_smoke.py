@@ -28,6 +28,11 @@ def test_graph_latency(tmp_path):
     assert set(result["signal"]) == {"1", "8", "32"}
     assert set(result["direct_ms"]) == {"sentiment", "price", "strategies"}
     assert "client_to_ingress_and_back" in result["hops_ms"] and "overhead_ms" in result
+    assert result["floor"]["hop"]["n"] > 0  # Serve's floor app answered beside the graph
+    assert result["watchlist"]["rejected_503"] == 0 and result["watchlist"]["signals_per_s"] > 0
+    assert result["watchlist"]["degraded"] == {} and result["watchlist_bars_only"]["signals_per_s"] > 0
+    assert set(result["ratios"]) >= {"overhead_over_floor", "watchlist_over_sequential", "watchlist_over_bare",
+                                     "concurrency_32_over_bare_sentiment"}
 
 
 def test_batching_gain(tmp_path):
