@@ -23,9 +23,10 @@ services:
 	else echo "make services: not root; install postgresql and prometheus with apt-get (their tests skip until then)"; fi
 
 # Serve's throughput-optimised request path (one event loop per replica, gRPC between
-# deployments), with logs still on stderr; the README's Performance measures it against the default.
+# deployments), with logs still on stderr and without direct ingress (see the README's Performance).
 export RAY_SERVE_THROUGHPUT_OPTIMIZED ?= 1
 export RAY_SERVE_LOG_TO_STDERR ?= 1
+export RAY_SERVE_ENABLE_DIRECT_INGRESS ?= 0
 
 serve: install
 	$(VENV)/bin/serve run serve_config.yaml

@@ -1,4 +1,4 @@
-"""What `@serve.batch` buys: /v1/sentiment throughput at 16 concurrent requests, batched
+"""What batching buys: /v1/sentiment throughput at 16 concurrent requests, batched
 (max_batch_size 16) vs unbatched (max_batch_size 1), each under `serve run` with the same
 FinBERT-size model and the cache off. Prints a table, writes bench/results/batching_gain.json.
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,9 +100,13 @@ def percentiles(samples_ms: list[float]) -> dict:
 def save_result(out: str | Path, command: str, settings: dict, results: dict) -> None:
     import torch
 
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
     record = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
+        "commit": (commit.stdout.strip() + ("+uncommitted changes" if dirty else "")) or None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__,
                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
@@ -156,7 +161,7 @@ async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: 
     import aiohttp
 
     results: list[tuple[int, float]] = []  # (status or 0 for no answer, ms)
-    samples = []
+    samples, degraded = [], []
     # aiohttp, not httpx: with hundreds of requests in flight httpx's own connection pool
     # stalls, which reads as the server's latency (seen against a plain uvicorn app, no Ray).
     connector = aiohttp.TCPConnector(limit=2000)
@@ -166,8 +171,10 @@ async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: 
             start = time.perf_counter()
             try:
                 async with client.post(route, json=body) as response:
-                    await response.read()
+                    answer = await response.read()
                     status = response.status
+                if status == 200 and json.loads(answer).get("degraded"):
+                    degraded.append(1)  # admitted, but a branch did not answer in time
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 status = 0
             results.append((status, (time.perf_counter() - start) * 1e3))
@@ -188,7 +195,7 @@ async def open_loop(base: str, route: str, body: dict, rate: float, duration_s: 
     statuses: dict[str, int] = {}
     for status, _ in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-    return {"offered_rate": rate, "sent": len(results), "statuses": statuses,
+    return {"offered_rate": rate, "sent": len(results), "statuses": statuses, "admitted_degraded": len(degraded),
             "admitted_ms": percentiles(ok) if ok else None, "rejected_ms": percentiles(other) if other else None,
             "samples": samples}
 

@@ -202,7 +202,7 @@ def main() -> None:
     env["PYTHONPATH"] = f"{BENCH_DIR}:{env.get('PYTHONPATH', '')}"  # the floor app
     env.update(dict(setting.split("=", 1) for setting in args.env))
     base = f"http://127.0.0.1:{args.port}"
-    rounds = max(2, n // WATCHLIST)
+    rounds = max(2, n // 8)  # watchlists, one after another
     try:
         with serve_run(config, work, env) as (proc, log_path), httpx.Client(base_url=base, timeout=60) as client:
             wait_ready(client, proc, log_path=log_path)

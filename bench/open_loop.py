@@ -58,7 +58,8 @@ def main() -> None:
                   rss_growth_pct=100 * (np.mean(rss[-minute:]) / np.mean(rss[:minute]) - 1))
     errors = result["sent"] - result["statuses"].get("200", 0)
     print(f"capacity {capacity:.1f} req/s; offered {result['offered_rate']:.1f} req/s ({args.factor:g}x) "
-          f"for {duration:g} s: {result['sent']} sent, by status {result['statuses']} ({errors} not 200)")
+          f"for {duration:g} s: {result['sent']} sent, by status {result['statuses']} ({errors} not 200; "
+          f"{result['admitted_degraded']} of the 200s with a branch degraded)")
     for label in ("admitted_ms", "rejected_ms"):
         if result[label]:
             q = result[label]

@@ -1,23 +1,26 @@
 """One model, one batch at a time: each batch takes every request that arrived while the
 previous one ran (up to max_batch_size). A lone request runs at once and a busy model gets
-full batches, with no wait to tune.
+full batches, with no wait to tune. A request whose caller gave up (its call was cancelled)
+is dropped before its batch forms.
 
 Why not `@serve.batch`: its loop forms the next batch from what arrives within
 `batch_wait_timeout_s` of that batch's first request, then queues it behind the running one
 (ray/serve/batching.py, `_process_batches`). While BERT runs a batch, requests arriving one by
-one therefore queue up as batches of one: measured at 8 concurrent /v1/signal clients on
-2 cores, 159 of 170 sentiment batches held one text (see the README's Performance).
+one therefore queue up as batches of one (see the README's Performance).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+logger = logging.getLogger("ray.serve")
 
 
 class ContinuousBatcher(Generic[Item, Result]):
@@ -38,23 +41,40 @@ class ContinuousBatcher(Generic[Item, Result]):
             self.worker = loop.create_task(self._batches())
         return await future
 
+    def _fill(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
+        """Add what is waiting, up to max_batch_size, leaving out requests whose caller gave up."""
+        batch[:] = [(item, future) for item, future in batch if not future.done()]
+        while len(batch) < self.max_batch_size and not self.queue.empty():
+            item, future = self.queue.get_nowait()
+            if not future.done():
+                batch.append((item, future))
+
     async def _batches(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.max_batch_size and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            start = loop.time()
-            try:
-                results = await loop.run_in_executor(self.executor, self.run, [item for item, _ in batch])
-            except Exception as exc:  # every caller of the batch gets the error
-                for _, future in batch:
+        batch: list[tuple[Item, asyncio.Future]] = []
+        try:
+            while True:
+                batch = [await self.queue.get()]
+                self._fill(batch)
+                if not batch:
+                    continue
+                start = loop.time()
+                try:
+                    results = await loop.run_in_executor(self.executor, self.run, [item for item, _ in batch])
+                    if len(results) != len(batch):
+                        raise RuntimeError(f"the model gave {len(results)} results for {len(batch)} inputs")
+                except Exception as exc:  # every caller of the batch gets the error
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results):
                     if not future.done():
-                        future.set_exception(exc)
-                continue
-            finally:
-                if self.on_batch is not None:
-                    self.on_batch(len(batch), loop.time() - start)
-            for (_, future), result in zip(batch, results):
-                if not future.done():  # a caller that gave up has a cancelled future
-                    future.set_result(result)
+                        (future.set_exception if isinstance(result, Exception) else future.set_result)(result)
+                try:
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), loop.time() - start)
+                except Exception:
+                    logger.exception("batch statistics not recorded")
+                batch = []
+        finally:  # cancelled or broken: nobody is left waiting for an answer that will not come
+            for _, future in batch + [self.queue.get_nowait() for _ in range(self.queue.qsize())]:
+                if not future.done():
+                    future.set_exception(RuntimeError("the batcher stopped; send the request again"))

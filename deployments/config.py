@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from deployments.schemas import StrategyName
 from models import DEFAULT_SENTIMENT_MODEL
 from models.signal_merge import MergeConfig
+
+logger = logging.getLogger("ray.serve")
 
 
 class Section(BaseModel):
@@ -38,7 +41,21 @@ class LoadRetry(Section):
     max_s: float = Field(30.0, gt=0)
 
 
-class SentimentConfig(Section):
+class BatchedModel(Section):
+    """A model server that batches: `batch_wait_timeout_s` is accepted and ignored, with a
+    warning, so configs written before the continuous batcher still deploy."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_batch_wait(cls, data):
+        if isinstance(data, dict) and "batch_wait_timeout_s" in data:
+            data = {k: v for k, v in data.items() if k != "batch_wait_timeout_s"}
+            logger.warning("batch_wait_timeout_s is ignored: each batch now takes what arrived while the previous "
+                           "one ran; remove it from the config")
+        return data
+
+
+class SentimentConfig(BatchedModel):
     model: str = Field(DEFAULT_SENTIMENT_MODEL, description="hub id or local directory")
     load_retry: LoadRetry = LoadRetry(initial_s=5.0, max_s=60.0)
     max_batch_size: int = Field(16, ge=1, description="texts per batch: each batch takes what arrived while the "
@@ -49,7 +66,7 @@ class SentimentConfig(Section):
     placement: Placement = Placement(num_cpus=0.5, num_gpus=0.5)
 
 
-class PriceConfig(Section):
+class PriceConfig(BatchedModel):
     model_dir: str = Field("var/models/price", description="a model directory or registry; it reaches the replicas "
                                                        "as user_config, so changing it reloads in place")
     default_model: bool = Field(True, description="serve the embedded default model (models/defaults/price, see its "

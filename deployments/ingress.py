@@ -135,6 +135,11 @@ def risk_or_refused(result: BranchResult, entry: tuple) -> BranchResult:
                                "fit one for them: investiq train-volatility")
 
 
+def dotted(loc: tuple) -> str:
+    """("signals", 1, "outcomes", 0) as the client wrote it: signals[1].outcomes[0]."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
 def check_ids_across(entries: list[SymbolInputs]) -> None:
     """An outcome id sent twice in one watchlist (each entry checks its own list)."""
     seen: dict[str, tuple[int, int]] = {}
@@ -186,10 +191,10 @@ class SignalIngress:
                 raise field_error(422, ("body", *field, i), f"text over {limits.max_news_chars} characters "
                                                             f"({len(text)})", "too_long")
 
-    def _check_outcomes(self, outcomes: list) -> None:
+    def _check_outcomes(self, outcomes: list, field: str) -> None:
         limit = self.config.limits.max_outcomes
         if len(outcomes) > limit:
-            raise field_error(422, ("body", "outcomes"), f"at most {limit} outcomes per request, got {len(outcomes)}",
+            raise field_error(422, ("body", field), f"at most {limit} outcomes per request, got {len(outcomes)}",
                               "too_long")
 
     def _shadow(self, asked: bool | None) -> bool:
@@ -236,10 +241,13 @@ class SignalIngress:
               responses={403: {"description": "shadow: false while the server runs in shadow mode"},
                          409: {"description": "request_id reused for other outcomes"}})
     async def signal(self, request: SignalRequest, api_key: ApiKey = None) -> SignalResponse:
+        if request.outcomes:
+            authorize(api_key, self.api_key)
+        shadow = self._shadow(request.shadow)
         self._check_news(request.news, "news")
-        self._check_outcomes(request.outcomes)
-        signals = await self._signals([request], request.request_id, request.shadow, api_key,
-                                      self.config.timeouts, lambda j, loc: loc)
+        self._check_outcomes(request.outcomes, "outcomes")
+        signals = await self._signals([request], request.request_id, shadow, self.config.timeouts,
+                                      lambda j, loc: loc)
         return signals[0]
 
     @app.post("/v1/signals", response_model=SignalsResponse,
@@ -247,11 +255,14 @@ class SignalIngress:
                          409: {"description": "request_id reused for other outcomes"}})
     async def signals(self, request: SignalsRequest, api_key: ApiKey = None) -> SignalsResponse:
         """A watchlist: each model is called once for every entry (one sentiment batch for all
-        texts, one price and one risk batch for all series), the outcomes of all entries are
+        texts, one price batch and one risk call for all series), the outcomes of all entries are
         recorded together, and each entry gets its own signal with its own degraded branches.
         Input errors name the entry (`signals[i]...`) and refuse the whole watchlist, as
         /v1/signal refuses a request."""
         start = time.perf_counter()
+        if any(entry.outcomes for entry in request.signals):
+            authorize(api_key, self.api_key)
+        shadow = self._shadow(request.shadow)
         limits = self.config.limits
         if len(request.signals) > limits.max_symbols:
             raise field_error(422, ("body", "signals"), f"at most {limits.max_symbols} entries, "
@@ -262,10 +273,10 @@ class SignalIngress:
                                                         f"entries, got {texts}", "too_long")
         for j, entry in enumerate(request.signals):
             self._check_news(entry.news, "signals", j, "news")
-        self._check_outcomes([o for entry in request.signals for o in entry.outcomes])
+        self._check_outcomes([o for entry in request.signals for o in entry.outcomes], "signals")
         check_ids_across(request.signals)
-        answers = await self._signals(request.signals, request.request_id, request.shadow, api_key,
-                                      self.config.watchlist_timeouts, lambda j, loc: ("signals", j, *loc))
+        answers = await self._signals(request.signals, request.request_id, shadow, self.config.watchlist_timeouts,
+                                      lambda j, loc: ("signals", j, *loc))
         latency = {}  # every entry's call to a branch was the same call
         for answer in answers:
             for name, ms in answer.latency_ms.items():
@@ -273,19 +284,16 @@ class SignalIngress:
         latency["total"] = round((time.perf_counter() - start) * 1e3, 3)
         return SignalsResponse(request_id=answers[0].request_id, signals=answers, latency_ms=latency)
 
-    async def _signals(self, entries: list[SymbolInputs], request_id: str | None, asked_shadow: bool | None,
-                       api_key: str | None, timeouts: SignalTimeouts,
-                       locate: Callable[[int, tuple], tuple]) -> list[SignalResponse]:
+    async def _signals(self, entries: list[SymbolInputs], request_id: str | None, shadow: bool,
+                       timeouts: SignalTimeouts, locate: Callable[[int, tuple], tuple]) -> list[SignalResponse]:
         """The signals of one request's entries (/v1/signal sends one): every branch is called
         once for all of them, concurrently (sentiment beside price and volatility, then the
         ledger, so outcomes are recorded only once the price model accepted every entry's
-        bars). `locate(j, loc)` names entry j's field in the request, for its 422s and 409s."""
+        bars). `locate(j, loc)` names entry j's field in the request, for its 422s and 409s.
+        The caller has checked the key, shadow and the request's limits."""
         start = time.perf_counter()
         request_id = request_id or uuid.uuid4().hex
         outcomes = [(j, k, o) for j, entry in enumerate(entries) for k, o in enumerate(entry.outcomes)]
-        if outcomes:
-            authorize(api_key, self.api_key)
-        shadow = self._shadow(asked_shadow)
         results: list[dict[str, BranchResult]] = [{} for _ in entries]
         with_bars = [j for j, entry in enumerate(entries) if entry.bars is not None]
         with_news = [j for j, entry in enumerate(entries) if entry.news]
@@ -308,9 +316,11 @@ class SignalIngress:
                     (lambda: self.ledger.record_outcomes.remote(batch)) if outcomes
                     else self.ledger.strategy_weights.remote, timeouts.ledger)
             except (InvalidInput, Conflict) as exc:  # it names outcomes[i] of the batch: name the entry's
-                if exc.loc[:1] == ("outcomes",):
-                    j, k, _ = outcomes[exc.loc[1]]
-                    raise type(exc)(str(exc), locate(j, ("outcomes", k, *exc.loc[2:]))) from None
+                if exc.loc[:1] == ("outcomes",) and len(exc.loc) > 1:
+                    i = exc.loc[1]
+                    j, k, _ = outcomes[i]
+                    message = str(exc).replace(f"outcomes[{i}]", dotted(locate(j, ("outcomes", k))))
+                    raise type(exc)(message, locate(j, ("outcomes", k, *exc.loc[2:]))) from None
                 raise
             if strategies.ok and outcomes:  # the Ledger acknowledged every outcome, committed now or before
                 replayed.append(strategies.value.replayed)
@@ -325,8 +335,17 @@ class SignalIngress:
                 for j, result in zip(with_news, per_entry(answer, len(groups))):
                     results[j]["sentiment"] = result
 
+        tasks = [asyncio.ensure_future(bars_then_strategies()), asyncio.ensure_future(score_news())]
         with client_errors():
-            await asyncio.gather(bars_then_strategies(), score_news())
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:  # a 422 from the bars: the news need no scoring
+                for task in tasks:
+                    task.cancel()
+                raise
+        for branch in ("sentiment", "price", "volatility", "strategies"):  # each branch was called once
+            if first := next((r[branch] for r in results if branch in r), None):
+                self.metrics.branch_latency.observe(first.latency_ms, tags={"branch": branch})
         total_ms = round((time.perf_counter() - start) * 1e3, 3)
         answers, records = [], []
         for entry, entry_results in zip(entries, results):
@@ -357,7 +376,6 @@ class SignalIngress:
         latency = {name: round(r.latency_ms, 3) for name, r in results.items()}
         latency["total"] = total_ms
         for name, r in results.items():
-            self.metrics.branch_latency.observe(r.latency_ms, tags={"branch": name})
             if not r.ok:
                 self.metrics.degraded.inc(tags={"branch": name, "reason": r.category})
         self.metrics.signals.inc(tags={"decision": merged.decision, "shadow": str(shadow).lower(),
@@ -397,7 +415,7 @@ class SignalIngress:
               responses={409: {"description": "request_id or an outcome id reused for other content"}})
     async def record_outcomes(self, request: OutcomesRequest, api_key: ApiKey = None) -> OutcomesResponse:
         authorize(api_key, self.api_key)
-        self._check_outcomes(request.outcomes)
+        self._check_outcomes(request.outcomes, "outcomes")
         batch = OutcomeBatch(request.request_id or uuid.uuid4().hex, request.outcomes)
         return await self._single("ledger", lambda: self.ledger.record_outcomes.remote(batch), batch.request_id)
 

@@ -175,8 +175,11 @@ def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Pa
 
 # Serve's throughput-optimised request path, as `make serve` runs the graph (the Makefile and
 # the KubeRay manifest set the same): one event loop per replica, gRPC between deployments.
-# Logs still go to stderr, where `serve run` shows the builder's warnings.
-SERVE_FAST_PATH = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_LOG_TO_STDERR": "1"}
+# Logs still go to stderr, where `serve run` shows the builder's warnings; direct ingress stays
+# off (it would force HeadOnly proxies, open a port per ingress replica beside the proxy's
+# admission, and hold every ingress shutdown for 35 s).
+SERVE_FAST_PATH = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_LOG_TO_STDERR": "1",
+                   "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
 
 
 def serve_fast_path_for_the_cluster() -> None:

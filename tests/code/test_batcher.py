@@ -1,5 +1,6 @@
 """The continuous batcher: a lone request runs at once, requests that arrive while a batch
-runs make the next batch together, and a failure reaches every caller of its batch."""
+runs make the next batch together, a request whose caller gave up is not run, and a failure
+(of the model, or of the batcher itself) reaches every caller instead of leaving one waiting."""
 
 import asyncio
 import threading
@@ -61,3 +62,49 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_runs():
         return await b.submit(3)
 
     assert asyncio.run(scenario()) == 6
+
+
+def test_a_request_whose_caller_gave_up_is_not_run():
+    async def scenario():
+        model = Model()
+        b = batcher(model)
+        first = asyncio.ensure_future(b.submit(1))
+        await asyncio.sleep(0.05)
+        abandoned = [asyncio.ensure_future(b.submit(i)) for i in (7, 8)]
+        kept = asyncio.ensure_future(b.submit(9))
+        await asyncio.sleep(0.01)
+        for task in abandoned:
+            task.cancel()
+        model.release.set()
+        return await first, await kept, model.batches
+
+    assert asyncio.run(scenario()) == (2, 18, [[1], [9]])
+
+
+def test_a_model_that_answers_too_few_or_a_stats_hook_that_fails_leaves_no_caller_waiting():
+    async def scenario():
+        b = ContinuousBatcher(lambda items: items[:-1], ThreadPoolExecutor(1), 4)
+        with pytest.raises(RuntimeError, match="1 results for 2 inputs"):
+            await asyncio.gather(b.submit(1), b.submit(2))
+        hooked = ContinuousBatcher(lambda items: items, ThreadPoolExecutor(1), 4, lambda n, s: 1 / 0)
+        return await asyncio.wait_for(hooked.submit(5), 5)
+
+    assert asyncio.run(scenario()) == 5
+
+
+def test_a_stopped_batcher_fails_the_requests_it_held():
+    async def scenario():
+        model = Model()
+        b = batcher(model)
+        running = asyncio.ensure_future(b.submit(1))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(b.submit(2))
+        await asyncio.sleep(0.01)
+        b.worker.cancel()
+        model.release.set()
+        with pytest.raises(RuntimeError, match="the batcher stopped"):
+            await waiting
+        with pytest.raises(RuntimeError, match="the batcher stopped"):
+            await running
+
+    asyncio.run(scenario())

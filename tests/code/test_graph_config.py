@@ -65,3 +65,13 @@ def test_a_strategy_declared_twice_or_malformed_is_refused():
         GraphConfig.model_validate({"ledger": {"strategies": {"names": ["momentum", "momentum"]}}})
     with pytest.raises(ValueError, match="pattern"):
         GraphConfig.model_validate({"ledger": {"strategies": {"names": ["two words"]}}})
+
+
+def test_a_config_from_before_the_continuous_batcher_still_validates(caplog):
+    """batch_wait_timeout_s is gone (nothing waits any more): accepted, ignored, and said so."""
+    from deployments.config import GraphConfig
+
+    config = GraphConfig.model_validate({"sentiment": {"batch_wait_timeout_s": 0.02},
+                                         "price": {"batch_wait_timeout_s": 0.0005}})
+    assert config.sentiment.max_batch_size == 16
+    assert "batch_wait_timeout_s is ignored" in caplog.text

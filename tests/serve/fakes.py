@@ -29,7 +29,7 @@ class FailingBranch:
     strategy_weights = record_outcomes = settle = sync = evaluate = status = log = _fail
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+@serve.deployment(ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=1000)
 class SteadyBranch:
     async def status(self) -> BranchReadiness:
         await asyncio.sleep(0.2)

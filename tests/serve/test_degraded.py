@@ -105,6 +105,13 @@ def test_failing_branches_still_yield_a_signal(faulty):
     assert all("simulated device fault" in d["reason"] for d in signal["degraded"])
     assert signal["outcomes_recorded"] == 0  # not acknowledged: the agent must resend
     assert signal["decision"] == "HOLD"
+    # A watchlist: each branch's one call failed, so every entry names it.
+    watchlist = {"signals": [SIGNAL, {**SIGNAL, "symbol": "QQQ", "outcomes": [{"strategy": "s", "outcome": "win"}]}]}
+    r = faulty.post("/faulty/v1/signals", json=watchlist)
+    assert r.status_code == 200, r.text
+    for entry in r.json()["signals"]:
+        assert {d["branch"] for d in entry["degraded"]} == {"sentiment", "price", "volatility", "strategies"}
+        assert entry["outcomes_recorded"] == 0 and entry["decision"] == "HOLD"
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ def test_each_entry_gets_the_signal_it_gets_alone_from_one_batch_per_model(clien
     assert all(s["request_id"] == answer["request_id"] for s in answer["signals"])
     assert set(answer["latency_ms"]) == {"sentiment", "price", "volatility", "strategies", "total"}
     # One price batch for the three series and one sentiment batch for the four texts (the
-    # session's sentiment batches hold 8; its batch wait is long, so all four arrive together).
+    # session's sentiment batches hold 8, and the four texts arrive together).
     assert new_batches(before["Price"], batch_sizes("Price")) == {3: 1}
     assert new_batches(before["Sentiment"], batch_sizes("Sentiment")) == {4: 1}
     for sent, batched in zip(entries, answer["signals"]):
@@ -78,7 +78,7 @@ def test_a_degraded_entry_leaves_its_neighbours_actionable(client):
 @pytest.mark.parametrize("entries,loc,message", [
     ([entry(1), entry(2, bars=random_walk_bars(10))], ["body", "signals", 1, "bars"], f"at least {TINY_CONTEXT + 1}"),
     ([entry(1), entry(2, outcomes=[{"strategy": "momentun", "outcome": "win"}])],
-     ["body", "signals", 1, "outcomes", 0, "strategy"], "'momentun' is not a declared strategy"),
+     ["body", "signals", 1, "outcomes", 0, "strategy"], "signals[1].outcomes[0].strategy 'momentun' is not a declared"),
     ([entry(1, outcomes=[{"strategy": "s", "outcome": "win", "id": "wl-twice"}]),
       entry(2, outcomes=[{"strategy": "s", "outcome": "loss", "id": "wl-twice"}])],
      ["body", "signals", 1, "outcomes", 0, "id"], "repeats signals[0].outcomes[0].id"),
@@ -87,7 +87,7 @@ def test_a_degraded_entry_leaves_its_neighbours_actionable(client):
      "at most 6 news texts over all entries, got 7"),
     ([entry(1), entry(2, news=["x" * 201])], ["body", "signals", 1, "news", 0], "text over 200 characters"),
     ([entry(1, outcomes=[{"strategy": "s", "outcome": "win"}] * 5),
-      entry(2, outcomes=[{"strategy": "s", "outcome": "win"}] * 4)], ["body", "outcomes"], "at most 8 outcomes"),
+      entry(2, outcomes=[{"strategy": "s", "outcome": "win"}] * 4)], ["body", "signals"], "at most 8 outcomes"),
 ])
 def test_a_bad_entry_is_422_naming_it_and_records_nothing(client, entries, loc, message):
     marked = [{**e, "outcomes": e.get("outcomes") or [{"strategy": "must-not-count", "outcome": "win"}]}
@@ -119,3 +119,14 @@ def test_outcomes_of_every_entry_are_recorded_once_under_the_request_id(client):
     other = {**body, "signals": body["signals"][:2]}
     r = client.post("/v1/signals", json=other)
     assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "request_id"], r.text
+
+
+def test_an_outcome_id_reused_for_another_trade_is_409_naming_its_entry(client):
+    trade = f"wl-trade-{uuid.uuid4().hex[:8]}"
+    assert client.post("/v1/strategies/outcomes", json={"outcomes": [
+        {"strategy": "reuse_id", "outcome": "win", "id": trade}]}).json()["recorded"] == 1
+    r = client.post("/v1/signals", json={"signals": [
+        entry(1, outcomes=[{"strategy": "reuse_id", "outcome": "win"}]),
+        entry(2, outcomes=[{"strategy": "reuse_id", "outcome": "loss", "id": trade}])]})
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "signals", 1, "outcomes", 0, "id"]
