@@ -34,13 +34,19 @@ def batcher(model: Model, max_batch_size: int = 4) -> ContinuousBatcher:
     return b
 
 
+async def holding_a_batch(model: Model) -> tuple[ContinuousBatcher, asyncio.Future]:
+    """A batcher whose first batch (the request 1) is running and held until model.release."""
+    b = batcher(model)
+    first = asyncio.ensure_future(b.submit(1))
+    await asyncio.sleep(0.05)
+    return b, first
+
+
 def test_requests_arriving_while_a_batch_runs_make_the_next_batch_together():
     async def scenario():
         model = Model()
-        b = batcher(model)
-        first = asyncio.ensure_future(b.submit(1))
-        await asyncio.sleep(0.05)  # the lone request runs at once, alone
-        assert model.batches == [[1]]
+        b, first = await holding_a_batch(model)
+        assert model.batches == [[1]]  # the lone request runs at once, alone
         rest = [asyncio.ensure_future(b.submit(i)) for i in range(10, 16)]
         await asyncio.sleep(0.05)
         model.release.set()
@@ -67,9 +73,7 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_runs():
 def test_a_request_whose_caller_gave_up_is_not_run():
     async def scenario():
         model = Model()
-        b = batcher(model)
-        first = asyncio.ensure_future(b.submit(1))
-        await asyncio.sleep(0.05)
+        b, first = await holding_a_batch(model)
         abandoned = [asyncio.ensure_future(b.submit(i)) for i in (7, 8)]
         kept = asyncio.ensure_future(b.submit(9))
         await asyncio.sleep(0.01)
@@ -95,9 +99,7 @@ def test_a_model_that_answers_too_few_or_a_stats_hook_that_fails_leaves_no_calle
 def test_a_stopped_batcher_fails_the_requests_it_held():
     async def scenario():
         model = Model()
-        b = batcher(model)
-        running = asyncio.ensure_future(b.submit(1))
-        await asyncio.sleep(0.05)
+        b, running = await holding_a_batch(model)
         waiting = asyncio.ensure_future(b.submit(2))
         await asyncio.sleep(0.01)
         b.worker.cancel()
