@@ -3,14 +3,15 @@ status or a degraded-branch category without reading their messages."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 from store.errors import Conflict  # a request id or outcome id reused for other content: 409
 
 T = TypeVar("T")
 
-__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "one_line", "refused_or", "root_cause"]
+__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "each_or_refusal", "one_line", "root_cause"]
 
 
 class ModelNotReady(RuntimeError):
@@ -28,13 +29,17 @@ class InvalidInput(ValueError):
         return (type(self), (str(self), self.loc))
 
 
-async def refused_or(answer: Awaitable[T]) -> T | InvalidInput:
-    """The answer, or the InvalidInput it raised: one refused item of a batch (a watchlist's
-    symbol) is returned for the caller to name, not raised over its neighbours' answers."""
-    try:
-        return await answer
-    except InvalidInput as exc:
-        return exc
+async def each_or_refusal(answers: Iterable[Awaitable[T]]) -> list[T | InvalidInput]:
+    """Every answer, concurrently, each in its place, or the InvalidInput it raised: one refused
+    item of a batch (a watchlist's symbol) is returned for the caller to name, not raised over
+    its neighbours' answers."""
+    async def one(answer: Awaitable[T]) -> T | InvalidInput:
+        try:
+            return await answer
+        except InvalidInput as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(a) for a in answers)))
 
 
 def root_cause(exc: BaseException) -> BaseException:

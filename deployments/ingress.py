@@ -297,9 +297,10 @@ class SignalIngress:
         results: list[dict[str, BranchResult]] = [{} for _ in entries]
         with_bars = [j for j, entry in enumerate(entries) if entry.bars is not None]
         with_news = [j for j, entry in enumerate(entries) if entry.news]
-        replayed = []  # [True]: a resend of a request whose outcomes were recorded
+        replayed = False  # a resend of a request whose outcomes were recorded
 
         async def bars_then_strategies() -> None:
+            nonlocal replayed
             if with_bars:
                 series = [entries[j].bars.columns() for j in with_bars]
                 price, risk = await asyncio.gather(
@@ -323,7 +324,7 @@ class SignalIngress:
                     raise type(exc)(message, locate(j, ("outcomes", k, *exc.loc[2:]))) from None
                 raise
             if strategies.ok and outcomes:  # the Ledger acknowledged every outcome, committed now or before
-                replayed.append(strategies.value.replayed)
+                replayed = strategies.value.replayed
                 strategies = BranchResult(value=strategies.value.weights, latency_ms=strategies.latency_ms)
             for entry_results in results:
                 entry_results["strategies"] = strategies
@@ -352,7 +353,7 @@ class SignalIngress:
             answer, entry_records = self._signal_of(request_id, entry, shadow, entry_results, total_ms)
             answers.append(answer)
             records += entry_records
-        if replayed != [True]:  # a resend of a request whose outcomes were recorded was logged the first time
+        if not replayed:  # a resend of a request whose outcomes were recorded was logged the first time
             self._log(records)
         return answers
 

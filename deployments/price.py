@@ -9,7 +9,6 @@ weights), and when it fails the replica keeps serving the old one and says so (M
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.bar_checks import check_bars
 from deployments.batcher import ContinuousBatcher
 from deployments.config import PriceConfig
-from deployments.errors import InvalidInput, refused_or
+from deployments.errors import InvalidInput, each_or_refusal
 from deployments.metrics import PriceMetrics
 from deployments.model_slot import ModelSlot, default_note
 from deployments.placement_info import model_executor
@@ -64,7 +63,7 @@ class PriceDeployment:
         """A watchlist's series in one call: their windows join the same batches, and a series
         the model refuses comes back as its InvalidInput in its place."""
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile
-        return list(await asyncio.gather(*(refused_or(self._prediction(model, bars)) for bars in series)))
+        return await each_or_refusal(self._prediction(model, bars) for bars in series)
 
     async def _prediction(self, model: PriceDirectionModel, bars: dict[str, list[float]]) -> PriceResponse:
         check_bars(bars, model.min_bars, model.metadata.bar_interval_s, model.metadata.session, "price")

@@ -21,7 +21,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.bar_checks import check_bars
 from deployments.config import VolatilityConfig
-from deployments.errors import InvalidInput, refused_or
+from deployments.errors import InvalidInput, each_or_refusal
 from deployments.model_slot import ModelSlot, default_note
 from deployments.schemas import BranchReadiness, HorizonRisk, InputShift, RiskResponse
 from models.har_model import HarVolatilityModel, load_volatility_model
@@ -72,7 +72,7 @@ class VolatilityDeployment:
         """A watchlist's series in one call; a series the model refuses comes back as its
         InvalidInput in its place."""
         model = self.slot.current()  # one model for the whole request, even if a swap happens meanwhile
-        return list(await asyncio.gather(*(refused_or(self._forecast(model, bars)) for bars in series)))
+        return await each_or_refusal(self._forecast(model, bars) for bars in series)
 
     async def _forecast(self, model, bars: dict[str, list[float]]) -> RiskResponse:
         meta = model.metadata
