@@ -76,9 +76,15 @@ def resolve_devices(config: GraphConfig, cards_per_node: list[int]) -> GraphConf
     return config
 
 
-def check_exposure(host: str | None, config: IngressConfig) -> None:
-    """Refuse a non-loopback HTTP address without an API key, unless the operator allows it."""
-    if host is None or config.allow_unauthenticated or os.environ.get(config.api_key_env):
+def check_exposure(host: str | None, config: IngressConfig, grpc_on: bool = False) -> None:
+    """Refuse a non-loopback HTTP address, or Serve's gRPC proxy (which Ray binds on every
+    interface), without an API key, unless the operator allows it."""
+    if config.allow_unauthenticated or os.environ.get(config.api_key_env):
+        return
+    if grpc_on:
+        raise ValueError(f"Serve's gRPC proxy listens on every interface and ${config.api_key_env} is not set: set "
+                         "the API key, or ingress.allow_unauthenticated: true, or drop grpc_options")
+    if host is None:
         return
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -89,14 +95,19 @@ def check_exposure(host: str | None, config: IngressConfig) -> None:
                          "is not set: set the API key (a Secret on Kubernetes), or ingress.allow_unauthenticated: true")
 
 
-def serve_http_host() -> str | None:
-    """The address Serve's HTTP proxies bind, when a Serve instance is running."""
+def serve_proxies() -> tuple[str | None, bool]:
+    """The address Serve's HTTP proxies bind, and whether its gRPC proxies serve anything, when
+    a Serve instance is running."""
     client = _get_global_client(raise_if_no_controller_running=False)
-    return client.http_config.host if client is not None else None
+    if client is None:
+        return None, False
+    grpc_config = ray.get(client._controller.get_grpc_config.remote())
+    return client.http_config.host, bool(grpc_config.grpc_servicer_functions)
 
 
 def build_app(args: GraphConfig) -> serve.Application:
-    check_exposure(serve_http_host(), args.ingress)
+    host, grpc_on = serve_proxies()
+    check_exposure(host, args.ingress, grpc_on)
     config = resolve_devices(args, cluster_gpu_cards())
     store_url = (config.store_url or os.environ.get("INVESTIQ_STORE_URL")
                  or sqlite_url(Path(config.data_dir).expanduser().resolve()))

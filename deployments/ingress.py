@@ -1,4 +1,5 @@
-"""HTTP ingress: the versioned routes, orchestrating the model deployments and the Ledger.
+"""The ingress: the versioned HTTP routes (and the two signal routes over gRPC too),
+orchestrating the model deployments and the Ledger.
 
 `/v1/signal` fans out concurrently (`asyncio.gather`): sentiment alongside price and
 volatility, then the ledger (outcomes are recorded only once the price model accepted the
@@ -26,12 +27,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
+import grpc
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
+from deployments import grpc_api
 from deployments.branch_call import BranchResult, call_branch
 from deployments.config import IngressConfig, SignalTimeouts
 from deployments.errors import Conflict, InvalidInput, one_line
@@ -39,6 +42,7 @@ from deployments.http import ApiKey, Days, DrawQuery, RequestIdQuery, SymbolInPa
 from deployments.messages import OutcomeBatch, RealisedBars, Record
 from deployments.metrics import IngressMetrics
 from deployments.operator_page import authorize_page, operator_page
+from deployments.proto import signals_pb2 as pb
 from deployments.schemas import (
     BranchReadiness, EvaluationResponse, HealthResponse, OutcomesRequest, OutcomesResponse, PriceRequest,
     PriceResponse, ReadinessResponse, RealisedRequest, RealisedResponse, RiskRequest, RiskResponse, SentimentRequest,
@@ -471,6 +475,34 @@ class SignalIngress:
         await self._logged()
         return HTMLResponse(await operator_page(self.ledger, self.price, self.volatility, await self.readyz(), days,
                                                 self.config.timeouts.single_route_budget))
+
+    # ---- gRPC (deployments/proto/signals.proto): the two signal routes ------------------
+
+    async def Signal(self, message: pb.SignalRequest, grpc_context) -> pb.SignalResponse:
+        return await self._over_grpc(message, grpc_context, pb.SignalResponse(),
+                                     lambda key: self.signal(grpc_api.signal_request(message), key))
+
+    async def Signals(self, message: pb.SignalsRequest, grpc_context) -> pb.SignalsResponse:
+        return await self._over_grpc(message, grpc_context, pb.SignalsResponse(),
+                                     lambda key: self.signals(grpc_api.signals_request(message), key))
+
+    async def _over_grpc(self, message, context, empty, answer: Callable[[str | None], Any]):
+        """The HTTP route's answer in proto; its 4xx and 503 as the matching gRPC status, with
+        the body limit applied to the message's size."""
+        limit = self.config.limits.max_body_bytes
+        if message.ByteSize() > limit:
+            context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+            context.set_details(f"request over {limit} bytes")
+            return empty
+        try:
+            return grpc_api.to_proto(await answer(grpc_api.api_key(context)), empty)
+        except Exception as exc:
+            refusal = grpc_api.refusal(exc)
+            if refusal is None:
+                raise
+            context.set_code(refusal[0])
+            context.set_details(refusal[1])
+            return empty
 
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz(self) -> dict:

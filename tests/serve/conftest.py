@@ -9,19 +9,31 @@ import pytest
 from tests.support import PROJECT_ROOT, TEST_STRATEGIES, TINY_CONTEXT, free_port, random_walk_bars, wait_until
 
 APP = "investiq"
+# The session's Serve has a gRPC proxy, which Ray binds on every interface: without a key the
+# builder refuses that unless told the exposure is deliberate (graph.check_exposure).
+GRPC_EXPOSED = {"allow_unauthenticated": True}
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def grpc_port() -> int:
+    """Where the session's Serve answers gRPC (deployments/proto/signals.proto)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(grpc_port):
     import ray
     from ray import serve
+
+    from deployments.grpc_api import SERVICER
 
     # Replica logs stay in .tmp/ray/session_latest/logs instead of flooding the test output.
     ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1",
                                        "TOKENIZERS_PARALLELISM": "false"}})
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.start(http_options={"host": "127.0.0.1", "port": port},
+                grpc_options={"port": grpc_port, "grpc_servicer_functions": [SERVICER]})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
     ray.shutdown()
@@ -54,7 +66,7 @@ def graph_config(tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},
         "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_gpus": 0.25, "num_cpus": 0.25}},
         "ledger": {"record_interval_s": 0.2, "strategies": {"names": TEST_STRATEGIES}},
-        "ingress": {"shadow": False, "quorum": ["sentiment", "price", "volatility"],
+        "ingress": {**GRPC_EXPOSED, "shadow": False, "quorum": ["sentiment", "price", "volatility"],
                     "limits": {"max_news_items": 4, "max_news_chars": 200, "max_body_bytes": 65536,
                                "max_outcomes": 8, "max_symbols": 4, "max_watchlist_texts": 6}},
     })

@@ -11,6 +11,7 @@ from ray import serve
 
 from deployments.config import GraphConfig
 from graph import build_app
+from tests.serve.conftest import GRPC_EXPOSED
 from tests.support import PROJECT_ROOT, wait_until
 
 
@@ -19,7 +20,7 @@ def fuzz_base(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factor
     config = GraphConfig.model_validate({
         "data_dir": str(tmp_path_factory.mktemp("fuzz")), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)},
-        "volatility": {"model_dir": str(tiny_har_dir)}})
+        "volatility": {"model_dir": str(tiny_har_dir)}, "ingress": GRPC_EXPOSED})
     serve.run(build_app(config), name="fuzz", route_prefix="/fuzz")
     wait_until(lambda: http.get("/fuzz/readyz").json()["status"] == "ready", 90, "fuzz app ready")
     yield f"{str(http.base_url).rstrip('/')}/fuzz"

@@ -19,6 +19,7 @@ from graph import build_app
 from store.store import Store
 from store.store import sqlite_url
 from tests.conftest import STORE_DIALECTS
+from tests.serve.conftest import GRPC_EXPOSED
 from tests.serve.fakes import FailingBranch, SlowBranch, SteadyBranch
 from tests.support import PROJECT_ROOT, TINY_CONTEXT, random_walk_bars, wait_until
 
@@ -240,7 +241,7 @@ def chaos(request, http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_f
         "price": {"model_dir": str(tiny_price_dir), "placement": {"num_cpus": 0.1}},
         "volatility": {"model_dir": str(tiny_har_dir), "placement": {"num_cpus": 0.1}},
         "ledger": {"placement": {"num_cpus": 0.1}},
-        "ingress": {"placement": {"num_cpus": 0.1}},
+        "ingress": {**GRPC_EXPOSED, "placement": {"num_cpus": 0.1}},
     })
     serve.run(build_app(config), name="chaos", route_prefix="/chaos")
     wait_until(lambda: http.get("/chaos/readyz").json()["status"] == "ready", 90, "chaos app ready")

@@ -7,6 +7,7 @@ from ray import serve
 from client import InvestIQClient
 from deployments.config import GraphConfig
 from graph import build_app
+from tests.serve.conftest import GRPC_EXPOSED
 from tests.support import TINY_CONTEXT, random_walk_bars, wait_until
 from store.store import Store
 from store.store import sqlite_url
@@ -21,6 +22,7 @@ def deploy(http, tiny_bert_dir, tiny_price_dir, tiny_har_dir, tmp_path_factory):
         "data_dir": str(data_dir), "device_policy": "cpu",
         "sentiment": {"model": str(tiny_bert_dir)}, "price": {"model_dir": str(tiny_price_dir)},
         "volatility": {"model_dir": str(tiny_har_dir)}, "ledger": {"record_interval_s": 3600},  # only a shutdown writes the records
+        "ingress": GRPC_EXPOSED,
     })
 
     def start() -> InvestIQClient:

@@ -1,0 +1,104 @@
+"""The gRPC API (deployments/proto/signals.proto) as a translation of the HTTP one: a request
+becomes the same pydantic body, so it meets the same validation, and an answer is the same
+pydantic response, written into its proto twin by protobuf's own json_format. Errors keep
+their meaning: each HTTP status maps onto one gRPC status, with the field named in the details.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
+from google.protobuf import json_format
+from pydantic import BaseModel, ValidationError
+
+from deployments.proto import signals_pb2 as pb
+from deployments.schemas import SignalRequest, SignalsRequest
+
+# What Serve's gRPC proxy loads (`grpc_options.grpc_servicer_functions` in a serve config).
+SERVICER = "deployments.proto.signals_pb2_grpc.add_SignalServiceServicer_to_server"
+
+STATUS_CODES = {
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+BAR_COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")
+
+
+def _entry(message) -> dict[str, Any]:
+    """One symbol's inputs as the JSON body has them; the bar columns copied whole (a packed
+    repeated field converts in C, where json_format would walk every number in Python)."""
+    entry = {"symbol": message.symbol, "news": list(message.news),
+             "outcomes": [json_format.MessageToDict(o, preserving_proto_field_name=True) for o in message.outcomes]}
+    if message.HasField("bars"):
+        entry["bars"] = {name: list(getattr(message.bars, name)) for name in BAR_COLUMNS}
+    return entry
+
+
+def _optional(message, body: dict, *names: str) -> dict:
+    body.update({name: getattr(message, name) for name in names if message.HasField(name)})
+    return body
+
+
+def signal_request(message: pb.SignalRequest) -> SignalRequest:
+    """Raises ValidationError naming the field, as the HTTP body would."""
+    return SignalRequest.model_validate(_optional(message, _entry(message), "request_id", "shadow"))
+
+
+def signals_request(message: pb.SignalsRequest) -> SignalsRequest:
+    body = {"signals": [_entry(entry) for entry in message.signals]}
+    return SignalsRequest.model_validate(_optional(message, body, "request_id", "shadow"))
+
+
+def _checked_lists(value: Any) -> Any:
+    """`out_of_distribution` is null (not checked) or a list (checked, maybe empty): in proto
+    an optional InputShifts message keeps that difference."""
+    if isinstance(value, dict):
+        return {k: ({"shifts": v} if k == "out_of_distribution" and v is not None else _checked_lists(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_checked_lists(v) for v in value]
+    return value
+
+
+def to_proto(response: BaseModel, message):
+    """A response into its proto twin; a field the proto lacks raises (it must mirror the JSON)."""
+    return json_format.ParseDict(_checked_lists(response.model_dump(mode="json")), message)
+
+
+def field_path(loc: tuple | list) -> str:
+    """("body", "signals", 1, "bars", "close", 3) -> signals[1].bars.close[3]; ("header",
+    "x-api-key") -> x-api-key (gRPC metadata)."""
+    path = ""
+    for i, part in enumerate(loc):
+        if i == 0 and part in ("body", "header"):
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _details(errors: list[dict]) -> str:
+    return "; ".join(f"{field_path(e['loc'])}: {e['msg']}" if field_path(e["loc"]) else e["msg"] for e in errors)
+
+
+def refusal(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
+    """The gRPC status and details of an error the HTTP route would answer with a 4xx or 503;
+    None for anything else (Serve then answers INTERNAL, as HTTP answers 500)."""
+    if isinstance(exc, (RequestValidationError, ValidationError)):
+        return grpc.StatusCode.INVALID_ARGUMENT, _details(exc.errors())
+    if isinstance(exc, HTTPException) and exc.status_code in STATUS_CODES:
+        detail = exc.detail if isinstance(exc.detail, list) else [{"loc": (), "msg": str(exc.detail)}]
+        return STATUS_CODES[exc.status_code], _details(detail)
+    return None
+
+
+def api_key(context) -> str | None:
+    """The `x-api-key` metadata, as the HTTP routes read the X-API-Key header."""
+    return dict(context.invocation_metadata()).get("x-api-key")

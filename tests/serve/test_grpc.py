@@ -1,0 +1,152 @@
+"""The gRPC API (deployments/proto/signals.proto) through Serve's gRPC proxy, on the real graph
+(tiny models): the signals HTTP gives, the same refusals as gRPC statuses naming the field,
+idempotent outcomes, and the API key as metadata."""
+
+import uuid
+
+import grpc
+import pytest
+from google.protobuf import json_format
+
+from deployments.grpc_api import to_proto
+from deployments.proto import signals_pb2 as pb
+from deployments.proto.signals_pb2_grpc import SignalServiceStub
+from deployments.schemas import SignalsResponse
+from tests.serve.conftest import APP
+from tests.serve.test_watchlist import assert_same, entry
+from tests.support import TINY_CONTEXT, random_walk_bars
+
+
+@pytest.fixture(scope="module")
+def stub(client, grpc_port):
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        yield SignalServiceStub(channel)
+
+
+def call(rpc, message, app: str = APP, key: str | None = None):
+    metadata = [("application", app)] + ([("x-api-key", key)] if key else [])
+    return rpc(message, metadata=metadata, timeout=30)
+
+
+def refused(rpc, message, **kw) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call(rpc, message, **kw)
+    return info.value
+
+
+def as_message(body: dict, message):
+    return json_format.ParseDict(body, message)
+
+
+def comparable(response) -> dict:
+    """What two answers to the same inputs share (not the ids, timings or as-of times)."""
+    answer = json_format.MessageToDict(response, preserving_proto_field_name=True)
+    for signal in answer["signals"]:
+        for volatile in ("request_id", "latency_ms"):
+            signal.pop(volatile)
+        signal["strategies"].pop("as_of")
+    return answer["signals"]
+
+
+def test_a_watchlist_over_grpc_gets_the_signals_http_gives(client, stub):
+    entries = [entry(1), entry(2, news=[]), entry(3, bars=None)]
+    http = client.post("/v1/signals", json={"signals": entries})
+    assert http.status_code == 200, http.text
+    answer = call(stub.Signals, as_message({"signals": entries}, pb.SignalsRequest()))
+    assert [s.symbol for s in answer.signals] == ["W1", "W2", "W3"]
+    expected = http.json()
+    assert_same(comparable(answer), comparable(to_proto(SignalsResponse.model_validate(expected), pb.SignalsResponse())),
+                "signals")
+    # Field by field against the JSON itself, presence included (null in JSON: absent in proto).
+    for got, want in zip(answer.signals, expected["signals"]):
+        assert got.decision == want["decision"] and got.actionable == want["actionable"]
+        assert got.score == pytest.approx(want["score"], abs=1e-5)
+        assert got.HasField("price") == (want["price"] is not None)
+        assert got.HasField("sentiment") == (want["sentiment"] is not None)
+        if want["price"]:
+            assert dict(got.price.probabilities) == pytest.approx(want["price"]["probabilities"], abs=1e-5)
+            assert got.price.HasField("threshold") == (want["price"]["threshold"] is not None)
+            shifts = want["price"]["out_of_distribution"]
+            assert got.price.HasField("out_of_distribution") == (shifts is not None)
+        if want["risk"]:
+            assert [h.horizon for h in got.risk.horizons] == [h["horizon"] for h in want["risk"]["horizons"]]
+        assert [d.branch for d in got.degraded] == [d["branch"] for d in want["degraded"]]
+    assert set(answer.latency_ms) == {"sentiment", "price", "volatility", "strategies", "total"}
+
+
+def test_a_single_signal_over_grpc(client, stub):
+    bars = random_walk_bars(TINY_CONTEXT + 1)
+    answer = call(stub.Signal, as_message({"symbol": " spy ", "news": ["shares rose"], "bars": bars}, pb.SignalRequest()))
+    assert answer.symbol == "SPY" and answer.decision in ("BUY", "SELL", "HOLD")
+    assert answer.HasField("price") and answer.HasField("sentiment") and answer.HasField("risk")
+    assert not answer.degraded, answer.degraded
+
+
+def test_bad_input_over_grpc_is_invalid_argument_naming_the_field(client, stub):
+    bars = random_walk_bars(TINY_CONTEXT + 1)
+    bars["high"][3] = bars["low"][3] / 2
+    error = refused(stub.Signals, as_message({"signals": [entry(1), {"symbol": "BAD", "bars": bars}]},
+                                             pb.SignalsRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("signals[1].bars: ") and "high[3] is below" in error.details()
+
+    too_many = {"signals": [{"symbol": f"S{i}"} for i in range(5)]}  # the session allows 4
+    error = refused(stub.Signals, as_message(too_many, pb.SignalsRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "signals: at most 4 entries, got 5"
+
+    error = refused(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x" * 70_000]))  # the session's limit: 65536
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "request over 65536 bytes"
+
+    error = refused(stub.Signal, as_message({"symbol": "SPY", "outcomes": [{"strategy": "momentum",
+                                                                            "outcome": "draw"}]}, pb.SignalRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("outcomes[0].outcome: ")
+
+
+def test_outcomes_over_grpc_are_recorded_once_and_a_reused_id_is_refused(client, stub):
+    request_id = f"grpc-{uuid.uuid4().hex[:8]}"
+    body = {"symbol": "SPY", "request_id": request_id,
+            "outcomes": [{"strategy": "momentum", "outcome": "win", "id": f"{request_id}-1"}]}
+
+    def momentum_outcomes() -> int:
+        weights = client.get("/v1/strategies/weights").json()["strategies"]
+        return next((s["outcomes"] for s in weights if s["strategy"] == "momentum"), 0)
+
+    before = momentum_outcomes()
+    first = call(stub.Signal, as_message(body, pb.SignalRequest()))
+    again = call(stub.Signal, as_message(body, pb.SignalRequest()))
+    assert first.request_id == again.request_id == request_id
+    assert first.outcomes_recorded == again.outcomes_recorded == 1
+    assert momentum_outcomes() == before + 1
+    body["outcomes"][0]["outcome"] = "loss"
+    error = refused(stub.Signal, as_message(body, pb.SignalRequest()))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS and request_id in error.details()
+    assert momentum_outcomes() == before + 1
+
+
+def test_outcomes_over_grpc_need_the_key_as_metadata(http, stub):
+    """The keyed app of test_reliability's kind: an ingress with INVESTIQ_API_KEY, over failing branches."""
+    from ray import serve
+
+    from deployments.config import IngressConfig
+    from deployments.ingress import SignalIngress
+    from tests.serve.fakes import FailingBranch
+    from tests.support import wait_until
+
+    failing = FailingBranch.bind()
+    options = {"ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": {"INVESTIQ_API_KEY": "s3cret"}}}}
+    serve.run(SignalIngress.options(**options).bind(failing, failing, failing, failing, IngressConfig(shadow=False)),
+              name="grpc-keyed", route_prefix="/grpc-keyed")
+    wait_until(lambda: http.get("/grpc-keyed/healthz").status_code == 200, 60, "keyed app up")
+    try:
+        message = pb.SignalsRequest(signals=[pb.SymbolInputs(symbol="SPY"), pb.SymbolInputs(
+            symbol="QQQ", outcomes=[pb.StrategyOutcome(strategy="s", outcome="win")])])
+        for key in (None, "wrong"):
+            error = refused(stub.Signals, message, app="grpc-keyed", key=key)
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED and error.details().startswith("x-api-key: ")
+        try:  # with the key the request gets past the check (to branches that fail)
+            call(stub.Signals, message, app="grpc-keyed", key="s3cret")
+        except grpc.RpcError as error:
+            assert error.code() != grpc.StatusCode.UNAUTHENTICATED, error.details()
+        assert call(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x"]), app="grpc-keyed").symbol == "SPY"
+    finally:
+        serve.delete("grpc-keyed")
