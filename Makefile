@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # Ray 2.60 turns token auth on by default; local development and tests run without it.
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install services serve test test-slow browser
+.PHONY: install services serve test test-slow browser proto
 
 # torch first and pinned: an unpinned torch pulls a multi-GB CUDA build where a CPU one is wanted.
 $(VENV)/.installed: pyproject.toml
@@ -30,6 +30,11 @@ export RAY_SERVE_ENABLE_DIRECT_INGRESS ?= 0
 
 serve: install
 	$(VENV)/bin/serve run serve_config.yaml
+
+# The gRPC API's Python code from its published definition (tests/code/test_proto.py checks
+# that the committed code is what this generates).
+proto: install
+	$(PY) -m deployments.proto.generate
 
 test: install services
 	$(PY) -m pytest

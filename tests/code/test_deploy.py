@@ -41,7 +41,9 @@ def test_the_manifest_exposes_the_graph_only_with_an_api_key_from_a_secret(monke
     from graph import check_exposure
 
     manifest = yaml.safe_load((PROJECT_ROOT / "deploy/kuberay/rayservice.yaml").read_text())
-    host = yaml.safe_load(manifest["spec"]["serveConfigV2"])["http_options"]["host"]
+    serve_config = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    host = serve_config["http_options"]["host"]
+    grpc_on = bool(serve_config["grpc_options"]["grpc_servicer_functions"])
     groups = [manifest["spec"]["rayClusterConfig"]["headGroupSpec"], *manifest["spec"]["rayClusterConfig"]["workerGroupSpecs"]]
     for group in groups:
         for container in group["template"]["spec"]["containers"]:
@@ -50,10 +52,11 @@ def test_the_manifest_exposes_the_graph_only_with_an_api_key_from_a_secret(monke
             # The dashboard (Jobs and Serve REST APIs) binds 0.0.0.0 too: Ray's token auth guards it.
             assert env["RAY_AUTH_MODE"]["value"] == "token" and "secretKeyRef" in env["RAY_AUTH_TOKEN"]["valueFrom"]
     monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
-    with pytest.raises(ValueError, match="is not set"):
-        check_exposure(host, IngressConfig())
+    for exposed in ({"host": host}, {"host": "127.0.0.1", "grpc_on": grpc_on}):
+        with pytest.raises(ValueError, match="is not set"):
+            check_exposure(config=IngressConfig(), **exposed)
     monkeypatch.setenv(IngressConfig().api_key_env, "from-the-secret")
-    check_exposure(host, IngressConfig())
+    check_exposure(host, IngressConfig(), grpc_on)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
@@ -63,7 +66,7 @@ def test_loopback_needs_no_key_and_an_explicit_opt_out_opens_any_address(monkeyp
 
     monkeypatch.delenv(IngressConfig().api_key_env, raising=False)
     check_exposure(host, IngressConfig())
-    check_exposure("0.0.0.0", IngressConfig(allow_unauthenticated=True))
+    check_exposure("0.0.0.0", IngressConfig(allow_unauthenticated=True), grpc_on=True)
 
 
 def test_the_manifest_packs_serve_replicas_as_the_gpu_plan_assumes():

@@ -150,3 +150,15 @@ def test_outcomes_over_grpc_need_the_key_as_metadata(http, stub):
         assert call(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x"]), app="grpc-keyed").symbol == "SPY"
     finally:
         serve.delete("grpc-keyed")
+
+
+def test_the_builder_refuses_a_grpc_proxy_without_a_key(client, graph_config, monkeypatch):
+    """The session's Serve runs a gRPC proxy, which Ray binds on every interface."""
+    from graph import build_app, serve_proxies
+
+    monkeypatch.delenv(graph_config.ingress.api_key_env, raising=False)
+    assert serve_proxies() == ("127.0.0.1", True)
+    closed = graph_config.model_copy(update={"ingress": graph_config.ingress.model_copy(
+        update={"allow_unauthenticated": False})})
+    with pytest.raises(ValueError, match="gRPC proxy listens on every interface"):
+        build_app(closed)
