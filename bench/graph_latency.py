@@ -8,7 +8,8 @@
    floor beside them (bench/floor_app.py: an HTTP no-op, and an HTTP ingress making one handle
    call to a no-op deployment). Over HTTP: /v1/signal at concurrency 1, 8 and 32 with one
    headline, 513 bars and one outcome; /v1/signals with 32 such entries (and with bars only),
-   one after another; /v1/price/predict at concurrency 1.
+   one after another; /v1/price/predict at concurrency 1. Over gRPC (the same Serve, its gRPC
+   proxy; deployments/proto/signals.proto): Signal at concurrency 1 and the two watchlists.
 Overhead = /v1/signal p50 at concurrency 1 − the slowest branch's direct p50, beside the
 floor (the /hop p50: HTTP no-op + one handle hop). The hops come from the ingress's own
 per-branch timings in each response: client → ingress (proxy, HTTP, validation) = client
@@ -133,22 +134,69 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
                     continue
                 latencies.append((time.perf_counter() - start) * 1e3)  # of the admitted requests
                 r.raise_for_status()
-                data = r.json()
-                answers = data.get("signals", [data])  # a watchlist: each entry's degraded branches
-                for answer in answers:
-                    for d in answer.get("degraded", []):  # past capacity a branch times out: count it
-                        degraded[d["branch"]] = degraded.get(d["branch"], 0) + 1
-                for key, ms in data.get("latency_ms", {}).items():
-                    if not any(d["branch"] == key for d in answers[0].get("degraded", [])):
-                        ingress.setdefault(key, []).append(ms)  # the volatility branch too
+                count_answer(r.json(), degraded, ingress)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+    return load_result(latencies, elapsed, degraded, ingress, rejected)
+
+
+def count_answer(data: dict, degraded: dict, ingress: dict) -> None:
+    """A signal's or a watchlist's degraded branches, and the ingress's timings."""
+    answers = data.get("signals", [data])  # a watchlist: each entry's degraded branches
+    for answer in answers:
+        for d in answer.get("degraded", []):  # past capacity a branch times out: count it
+            degraded[d["branch"]] = degraded.get(d["branch"], 0) + 1
+    for key, ms in data.get("latency_ms", {}).items():
+        if not any(d["branch"] == key for d in answers[0].get("degraded", [])):
+            ingress.setdefault(key, []).append(ms)  # the volatility branch too
+
+
+def load_result(latencies: list, elapsed: float, degraded: dict, ingress: dict, rejected: list) -> dict:
     result = {"client": percentiles(latencies), "requests_per_s": len(latencies) / elapsed, "degraded": degraded,
               "rejected_503": len(rejected)}
     result["ingress"] = {k: percentiles(v) for k, v in ingress.items() if v}
     return result
+
+
+async def load_grpc(target: str, method: str, body: dict, concurrency: int, n: int) -> dict:
+    """As load(), over the gRPC API (deployments/proto/signals.proto): the same body, as its
+    proto message, one channel (HTTP/2) for all workers as one agent would hold it."""
+    import grpc
+    from google.protobuf import json_format
+
+    from deployments.proto import signals_pb2 as pb
+    from deployments.proto.signals_pb2_grpc import SignalServiceStub
+
+    request_type = {"Signal": pb.SignalRequest, "Signals": pb.SignalsRequest}[method]
+    message = json_format.ParseDict(body, request_type())
+    latencies, ingress, degraded, rejected = [], {}, {}, []
+    async with grpc.aio.insecure_channel(target) as channel:
+        rpc = getattr(SignalServiceStub(channel), method)
+        remaining = n
+
+        async def worker():
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                start = time.perf_counter()
+                try:
+                    answer = await rpc(message, metadata=[("application", "investiq")], timeout=60)
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:  # turned away, as HTTP's 503
+                        raise
+                    rejected.append(exc.code())
+                    continue
+                latencies.append((time.perf_counter() - start) * 1e3)
+                signals = answer.signals if method == "Signals" else [answer]
+                count_answer({"signals": [{"degraded": [{"branch": d.branch} for d in s.degraded]} for s in signals],
+                              "latency_ms": dict(answer.latency_ms)}, degraded, ingress)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return load_result(latencies, elapsed, degraded, ingress, rejected)
 
 
 def sentiment_handle(ray_tmpdir: str):
@@ -175,7 +223,10 @@ def main() -> None:
 
     import httpx
 
-    from tests.support import make_tiny_har_model, random_walk_bars, serve_config_with, serve_run, serve_run_env
+    from deployments.grpc_api import SERVICER
+    from tests.support import (
+        free_port, make_tiny_har_model, random_walk_bars, serve_config_with, serve_run, serve_run_env,
+    )
 
     work, bert, price = bench_models("graph-latency-", args.tiny)
     har = make_tiny_har_model(work / "har")
@@ -191,6 +242,11 @@ def main() -> None:
             section = section.setdefault(key, {})
         section[leaf] = yaml.safe_load(value)
     config["applications"].append({"name": "floor", "route_prefix": "/floor", "import_path": "floor_app:app"})
+    # The gRPC API beside HTTP, on a port open only while the bench runs (Ray binds it on every
+    # interface, so the builder needs the exposure allowed or a key).
+    grpc_port = free_port()
+    config["grpc_options"] = {"port": grpc_port, "grpc_servicer_functions": [SERVICER]}
+    graph["args"].setdefault("ingress", {})["allow_unauthenticated"] = True
     models = BareModels(bert, price, har, graph["args"]["sentiment"].get("cpu_threads"))
     results = {"direct_ms": direct(models, bars, n),
                "bare_batched": bare_batched(models, bars, graph["args"]["sentiment"]["max_batch_size"], n)}
@@ -222,6 +278,10 @@ def main() -> None:
             results["watchlist"] = asyncio.run(load(base, "/v1/signals", watchlist, 1, rounds))
             results["watchlist_bars_only"] = asyncio.run(load(base, "/v1/signals", bars_only, 1, rounds))
             results["price_predict"] = asyncio.run(load(base, "/v1/price/predict", {"symbol": "SPY", "bars": bars}, 1, n))
+            target = f"127.0.0.1:{grpc_port}"
+            results["grpc"] = {"signal": asyncio.run(load_grpc(target, "Signal", entry, 1, n)),
+                               "watchlist": asyncio.run(load_grpc(target, "Signals", watchlist, 1, rounds)),
+                               "watchlist_bars_only": asyncio.run(load_grpc(target, "Signals", bars_only, 1, rounds))}
     except BaseException:
         print(f"kept {work} for a look", file=sys.stderr)
         raise
@@ -239,8 +299,10 @@ def summarise(results: dict, args, n: int) -> None:
         "client_to_ingress_and_back": one["client"]["p50"] - one["ingress"]["total"]["p50"],
         **{f"ingress_to_{b}_and_back": one["ingress"][b]["p50"] - direct_p50[b] for b in BRANCHES},
     }
-    for name in ("watchlist", "watchlist_bars_only"):
-        results[name]["signals_per_s"] = WATCHLIST * results[name]["requests_per_s"]
+    grpc = results["grpc"]
+    for watchlist in (results["watchlist"], results["watchlist_bars_only"], grpc["watchlist"],
+                      grpc["watchlist_bars_only"]):
+        watchlist["signals_per_s"] = WATCHLIST * watchlist["requests_per_s"]
     results["ratios"] = {
         "overhead_over_floor": results["overhead_ms"] / floor,
         "watchlist_over_sequential": results["watchlist"]["signals_per_s"] / one["requests_per_s"],
@@ -250,6 +312,12 @@ def summarise(results: dict, args, n: int) -> None:
         "watchlist_bars_only_over_bare": (results["watchlist_bars_only"]["signals_per_s"]
                                           / bare["watchlist_bars_only_signals_per_s"]),
         "concurrency_32_over_bare_sentiment": results["signal"][32]["requests_per_s"] / bare["sentiment_headlines_per_s"],
+        "grpc_over_http_signal_p50": grpc["signal"]["client"]["p50"] / one["client"]["p50"],
+        "grpc_over_http_watchlist": grpc["watchlist"]["signals_per_s"] / results["watchlist"]["signals_per_s"],
+        "grpc_over_http_watchlist_bars_only": (grpc["watchlist_bars_only"]["signals_per_s"]
+                                               / results["watchlist_bars_only"]["signals_per_s"]),
+        "grpc_watchlist_bars_only_over_bare": (grpc["watchlist_bars_only"]["signals_per_s"]
+                                               / bare["watchlist_bars_only_signals_per_s"]),
     }
     results["price_predict_vs_bare_ms"] = {"served_p50": results["price_predict"]["client"]["p50"],
                                           "bare_p50": direct_p50["price"]}
@@ -265,7 +333,8 @@ def summarise(results: dict, args, n: int) -> None:
     rows = [("/v1/signal", c, r) for c, r in results["signal"].items()]
     rows += [("/v1/signal, bars only", 1, results["signal_bars_only"]), ("/v1/signals, 32", 1, results["watchlist"]),
              ("/v1/signals, 32 bars only", 1, results["watchlist_bars_only"]),
-             ("/v1/price/predict", 1, results["price_predict"])]
+             ("/v1/price/predict", 1, results["price_predict"]), ("gRPC Signal", 1, grpc["signal"]),
+             ("gRPC Signals, 32", 1, grpc["watchlist"]), ("gRPC Signals, 32 bars only", 1, grpc["watchlist_bars_only"])]
     for name, c, r in rows:
         q = r["client"]
         print(f"{name:28s} {c:5d} {q['p50']:7.1f} {q['p90']:7.1f} {q['p99']:7.1f} {r['requests_per_s']:7.1f}  "

@@ -32,7 +32,10 @@ def test_graph_latency(tmp_path):
     assert result["watchlist"]["rejected_503"] == 0 and result["watchlist"]["signals_per_s"] > 0
     assert result["watchlist"]["degraded"] == {} and result["watchlist_bars_only"]["signals_per_s"] > 0
     assert set(result["ratios"]) >= {"overhead_over_floor", "watchlist_over_sequential", "watchlist_over_bare",
-                                     "concurrency_32_over_bare_sentiment"}
+                                     "concurrency_32_over_bare_sentiment", "grpc_over_http_watchlist_bars_only"}
+    grpc = result["grpc"]  # the gRPC API answered the same loads, none degraded or refused
+    assert grpc["signal"]["client"]["n"] > 0 and grpc["watchlist_bars_only"]["signals_per_s"] > 0
+    assert grpc["watchlist"]["degraded"] == {} and grpc["watchlist"]["rejected_503"] == 0
 
 
 def test_batching_gain(tmp_path):
