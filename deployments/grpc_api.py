@@ -1,6 +1,6 @@
 """The gRPC API (deployments/proto/signals.proto) as a translation of the HTTP one: a request
 becomes the same pydantic body, so it meets the same validation, and an answer is the same
-pydantic response, written into its proto twin by protobuf's own json_format. Errors keep
+pydantic response, built into its proto twin. Errors keep
 their meaning: each HTTP status maps onto one gRPC status, with the field named in the details.
 """
 
@@ -68,9 +68,11 @@ def _checked_lists(value: Any) -> Any:
     return value
 
 
-def to_proto(response: BaseModel, message):
-    """A response into its proto twin; a field the proto lacks raises (it must mirror the JSON)."""
-    return json_format.ParseDict(_checked_lists(response.model_dump(mode="json")), message)
+def to_proto(response: BaseModel, message_type):
+    """A response as its proto twin, built by protobuf's constructor from nested dicts (in C:
+    json_format.ParseDict walks them in Python, several times slower); None leaves an optional field
+    unset, and a field the proto lacks raises (it must mirror the JSON)."""
+    return message_type(**_checked_lists(response.model_dump(mode="json")))
 
 
 def field_path(loc: tuple | list) -> str:

@@ -479,30 +479,30 @@ class SignalIngress:
     # ---- gRPC (deployments/proto/signals.proto): the two signal routes ------------------
 
     async def Signal(self, message: pb.SignalRequest, grpc_context) -> pb.SignalResponse:
-        return await self._over_grpc(message, grpc_context, pb.SignalResponse(),
+        return await self._over_grpc(message, grpc_context, pb.SignalResponse,
                                      lambda key: self.signal(grpc_api.signal_request(message), key))
 
     async def Signals(self, message: pb.SignalsRequest, grpc_context) -> pb.SignalsResponse:
-        return await self._over_grpc(message, grpc_context, pb.SignalsResponse(),
+        return await self._over_grpc(message, grpc_context, pb.SignalsResponse,
                                      lambda key: self.signals(grpc_api.signals_request(message), key))
 
-    async def _over_grpc(self, message, context, empty, answer: Callable[[str | None], Any]):
+    async def _over_grpc(self, message, context, response_type, answer: Callable[[str | None], Any]):
         """The HTTP route's answer in proto; its 4xx and 503 as the matching gRPC status, with
         the body limit applied to the message's size."""
         limit = self.config.limits.max_body_bytes
         if message.ByteSize() > limit:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(f"request over {limit} bytes")
-            return empty
+            return response_type()
         try:
-            return grpc_api.to_proto(await answer(grpc_api.api_key(context)), empty)
+            return grpc_api.to_proto(await answer(grpc_api.api_key(context)), response_type)
         except Exception as exc:
             refusal = grpc_api.refusal(exc)
             if refusal is None:
                 raise
             context.set_code(refusal[0])
             context.set_details(refusal[1])
-            return empty
+            return response_type()
 
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz(self) -> dict:

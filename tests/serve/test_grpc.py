@@ -55,7 +55,7 @@ def test_a_watchlist_over_grpc_gets_the_signals_http_gives(client, stub):
     answer = call(stub.Signals, as_message({"signals": entries}, pb.SignalsRequest()))
     assert [s.symbol for s in answer.signals] == ["W1", "W2", "W3"]
     expected = http.json()
-    assert_same(comparable(answer), comparable(to_proto(SignalsResponse.model_validate(expected), pb.SignalsResponse())),
+    assert_same(comparable(answer), comparable(to_proto(SignalsResponse.model_validate(expected), pb.SignalsResponse)),
                 "signals")
     # Field by field against the JSON itself, presence included (null in JSON: absent in proto).
     for got, want in zip(answer.signals, expected["signals"]):
