@@ -199,6 +199,18 @@ async def load_grpc(target: str, method: str, body: dict, concurrency: int, n: i
     return load_result(latencies, elapsed, degraded, ingress, rejected)
 
 
+def payload_sizes(body: dict) -> dict:
+    """A request's size as compact JSON (as httpx sends it) and as its proto message."""
+    import json
+
+    from google.protobuf import json_format
+
+    from deployments.proto import signals_pb2 as pb
+
+    return {"json": len(json.dumps(body, separators=(",", ":")).encode()),
+            "proto": json_format.ParseDict(body, pb.SignalsRequest()).ByteSize()}
+
+
 def sentiment_handle(ray_tmpdir: str):
     """The Sentiment deployment of the graph `serve run` started, from this process (joined
     to that Ray as a driver), to read the batch sizes its replica formed."""
@@ -254,6 +266,7 @@ def main() -> None:
     entry = {"symbol": "SPY", "news": [HEADLINE], "bars": bars, "outcomes": [{"strategy": "momentum", "outcome": "win"}]}
     watchlist = {"signals": [{**entry, "symbol": f"S{i}", "news": [f"{HEADLINE} ({i})"]} for i in range(WATCHLIST)]}
     bars_only = {"signals": [{"symbol": f"S{i}", "bars": bars} for i in range(WATCHLIST)]}
+    results["bars_only_watchlist_bytes"] = payload_sizes(bars_only)
     env = serve_run_env(work)
     env["PYTHONPATH"] = f"{BENCH_DIR}:{env.get('PYTHONPATH', '')}"  # the floor app
     env.update(dict(setting.split("=", 1) for setting in args.env))
@@ -344,6 +357,8 @@ def summarise(results: dict, args, n: int) -> None:
           f"the floor")
     for hop, ms in results["hops_ms"].items():
         print(f"  {hop:34s} {ms:6.1f} ms")
+    sizes = results["bars_only_watchlist_bytes"]
+    print(f"a 32-entry bars-only watchlist: {sizes['json'] / 1e6:.2f} MB of JSON, {sizes['proto'] / 1e6:.2f} MB of proto")
     for name, ratio in results["ratios"].items():
         print(f"{name:40s} {ratio:6.2f}")
     command = " ".join(["python bench/graph_latency.py", *(["--tiny"] if args.tiny else []),
