@@ -145,7 +145,8 @@ class RequestLimits(Section):
     max_news_items: int = Field(32, ge=1)
     max_news_chars: int = Field(4000, ge=1)
     max_body_bytes: int = Field(4_000_000, ge=1024, description="a /v1/signals watchlist of 32 entries of 513 "
-                                                               "bars is about 1.2 to 1.6 MB of JSON")
+                                                               "bars is about 1.2 to 1.5 MB of JSON; over gRPC "
+                                                               "the limit is on the proto message's size")
     max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request (a watchlist's all together)")
     max_symbols: int = Field(32, ge=1, description="entries of one /v1/signals watchlist")
     max_watchlist_texts: int = Field(256, ge=1, description="news texts of one watchlist, all entries together")
