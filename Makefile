@@ -27,6 +27,9 @@ services:
 export RAY_SERVE_THROUGHPUT_OPTIMIZED ?= 1
 export RAY_SERVE_LOG_TO_STDERR ?= 1
 export RAY_SERVE_ENABLE_DIRECT_INGRESS ?= 0
+# Serve's gRPC proxy (when a serve config turns it on) reads no message over 4 MB, HTTP's body
+# limit (Ray's default is 2 GiB); the ingress then applies ingress.limits.max_body_bytes.
+export RAY_SERVE_GRPC_MAX_MESSAGE_SIZE ?= 4000000
 
 serve: install
 	$(VENV)/bin/serve run serve_config.yaml

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from tests.support import serve_fast_path_for_the_cluster  # noqa: E402
+from tests.support import serve_settings_for_the_cluster  # noqa: E402
 
-serve_fast_path_for_the_cluster()  # a graph deployed from here runs as `make serve` runs it
+serve_settings_for_the_cluster()  # a graph deployed from here runs as `make serve` runs it
 BENCH_DIR = ROOT / "bench"
 RESULTS = BENCH_DIR / "results"
 HEADLINE = "Shares of the company rose after record quarterly profit beat estimates"

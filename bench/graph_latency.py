@@ -37,6 +37,7 @@ from common import BENCH_DIR, HEADLINE, bench_models, bench_parser, percentiles,
 
 BRANCHES = ("sentiment", "price", "strategies")
 WATCHLIST = 32  # symbols in one /v1/signals request
+API_KEY = "bench-key"  # the graph runs with a key, as one exposed must: both transports send it
 
 
 def time_ms(fn, n: int, warmup: int = 3) -> list[float]:
@@ -119,7 +120,7 @@ async def load(base: str, route: str, body: dict, concurrency: int, n: int) -> d
 
     latencies, ingress, degraded, rejected = [], {b: [] for b in (*BRANCHES, "total")}, {}, []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits, headers={"X-API-Key": API_KEY}) as client:
         queue = asyncio.Queue()
         for _ in range(n):
             queue.put_nowait(None)
@@ -161,16 +162,15 @@ def load_result(latencies: list, elapsed: float, degraded: dict, ingress: dict, 
 
 
 async def load_grpc(target: str, method: str, body: dict, concurrency: int, n: int) -> dict:
-    """As load(), over the gRPC API (deployments/proto/signals.proto): the same body, as its
-    proto message, one channel (HTTP/2) for all workers as one agent would hold it."""
+    """As load(), over the gRPC API (deployments/proto/signals.proto): the same body, built
+    into its proto message for each request as httpx encodes the JSON for each, on one channel
+    (HTTP/2) for all workers, as one agent would hold it."""
     import grpc
-    from google.protobuf import json_format
 
     from deployments.proto import signals_pb2 as pb
     from deployments.proto.signals_pb2_grpc import SignalServiceStub
 
     request_type = {"Signal": pb.SignalRequest, "Signals": pb.SignalsRequest}[method]
-    message = json_format.ParseDict(body, request_type())
     latencies, ingress, degraded, rejected = [], {}, {}, []
     async with grpc.aio.insecure_channel(target) as channel:
         rpc = getattr(SignalServiceStub(channel), method)
@@ -182,9 +182,10 @@ async def load_grpc(target: str, method: str, body: dict, concurrency: int, n: i
                 remaining -= 1
                 start = time.perf_counter()
                 try:
-                    answer = await rpc(message, metadata=[("application", "investiq")], timeout=60)
+                    answer = await rpc(request_type(**body), metadata=[("application", "investiq"),
+                                                                       ("x-api-key", API_KEY)], timeout=60)
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:  # turned away, as HTTP's 503
+                    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:  # turned away: HTTP's 503
                         raise
                     rejected.append(exc.code())
                     continue
@@ -235,6 +236,7 @@ def main() -> None:
 
     import httpx
 
+    from deployments.config import IngressConfig
     from deployments.grpc_api import SERVICER
     from tests.support import (
         free_port, make_tiny_har_model, random_walk_bars, serve_config_with, serve_run, serve_run_env,
@@ -254,11 +256,9 @@ def main() -> None:
             section = section.setdefault(key, {})
         section[leaf] = yaml.safe_load(value)
     config["applications"].append({"name": "floor", "route_prefix": "/floor", "import_path": "floor_app:app"})
-    # The gRPC API beside HTTP, on a port open only while the bench runs (Ray binds it on every
-    # interface, so the builder needs the exposure allowed or a key).
+    # The gRPC API beside HTTP (Ray binds its proxy on every interface: the graph has a key).
     grpc_port = free_port()
     config["grpc_options"] = {"port": grpc_port, "grpc_servicer_functions": [SERVICER]}
-    graph["args"].setdefault("ingress", {})["allow_unauthenticated"] = True
     models = BareModels(bert, price, har, graph["args"]["sentiment"].get("cpu_threads"))
     results = {"direct_ms": direct(models, bars, n),
                "bare_batched": bare_batched(models, bars, graph["args"]["sentiment"]["max_batch_size"], n)}
@@ -270,6 +270,7 @@ def main() -> None:
     env = serve_run_env(work)
     env["PYTHONPATH"] = f"{BENCH_DIR}:{env.get('PYTHONPATH', '')}"  # the floor app
     env.update(dict(setting.split("=", 1) for setting in args.env))
+    env[IngressConfig().api_key_env] = API_KEY
     base = f"http://127.0.0.1:{args.port}"
     rounds = max(2, n // 8)  # watchlists, one after another
     try:

@@ -1,7 +1,12 @@
 """The gRPC API (deployments/proto/signals.proto) as a translation of the HTTP one: a request
 becomes the same pydantic body, so it meets the same validation, and an answer is the same
-pydantic response, built into its proto twin. Errors keep
-their meaning: each HTTP status maps onto one gRPC status, with the field named in the details.
+pydantic response, built into its proto twin. Errors keep their meaning: each refusal of the
+HTTP routes maps onto one gRPC status, with the field named in the details.
+
+Serve's gRPC proxy registers the service with `add_signal_service`, which hands the ingress
+each message as bytes: the ingress decodes it, so a malformed message or a field this version
+does not know is INVALID_ARGUMENT (the generated registration would decode in the proxy and
+answer UNKNOWN, and protobuf drops unknown fields silently).
 """
 
 from __future__ import annotations
@@ -12,24 +17,66 @@ import grpc
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 from pydantic import BaseModel, ValidationError
 
 from deployments.proto import signals_pb2 as pb
 from deployments.schemas import SignalRequest, SignalsRequest
 
+SERVICE = "investiq.v1.SignalService"
+METHODS = ("Signal", "Signals")
 # What Serve's gRPC proxy loads (`grpc_options.grpc_servicer_functions` in a serve config).
-SERVICER = "deployments.proto.signals_pb2_grpc.add_SignalServiceServicer_to_server"
+SERVICER = "deployments.grpc_api.add_signal_service"
 
 STATUS_CODES = {
     401: grpc.StatusCode.UNAUTHENTICATED,
     403: grpc.StatusCode.PERMISSION_DENIED,
     409: grpc.StatusCode.ALREADY_EXISTS,
-    413: grpc.StatusCode.INVALID_ARGUMENT,
     422: grpc.StatusCode.INVALID_ARGUMENT,
-    503: grpc.StatusCode.UNAVAILABLE,
 }
 
 BAR_COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")
+
+
+def add_signal_service(servicer, server) -> None:
+    """The service's two methods, their messages passed through as bytes (see the module's doc)."""
+    handlers = {name: grpc.unary_unary_rpc_method_handler(getattr(servicer, name)) for name in METHODS}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+
+
+class MalformedMessage(ValueError):
+    """A message that is not the method's request message of this API version."""
+
+
+def _unknown_field(message: Message, path: str = "") -> str | None:
+    """The first field number the message (or one nested in it) carries that this version lacks."""
+    unknown = UnknownFieldSet(message)
+    if len(unknown):
+        return f"{path or 'the message'} has field number {unknown[0].field_number}, which this API version lacks"
+    for field, value in message.ListFields():
+        if field.message_type is None or field.message_type.GetOptions().map_entry:
+            continue
+        children = value if field.is_repeated else [value]
+        for i, child in enumerate(children):
+            where = f"{path + '.' if path else ''}{field.name}" + (f"[{i}]" if field.is_repeated else "")
+            if found := _unknown_field(child, where):
+                return found
+    return None
+
+
+def decode(raw: bytes, message_type: type[Message], limit: int) -> Message:
+    """The request message from its bytes; MalformedMessage over `limit` bytes, for bytes that
+    do not decode, or for a field this version does not know."""
+    if len(raw) > limit:
+        raise MalformedMessage(f"request over {limit} bytes")
+    try:
+        message = message_type.FromString(raw)
+    except DecodeError as exc:
+        raise MalformedMessage(f"not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from None
+    if unknown := _unknown_field(message):
+        raise MalformedMessage(f"{unknown}: send the fields of deployments/proto/signals.proto")
+    return message
 
 
 def _entry(message) -> dict[str, Any]:
@@ -69,9 +116,9 @@ def _checked_lists(value: Any) -> Any:
 
 
 def to_proto(response: BaseModel, message_type):
-    """A response as its proto twin, built by protobuf's constructor from nested dicts (in C:
-    json_format.ParseDict walks them in Python, several times slower); None leaves an optional field
-    unset, and a field the proto lacks raises (it must mirror the JSON)."""
+    """A response as its proto twin, built by protobuf's constructor from nested dicts (in C;
+    json_format.ParseDict walks them in Python, several times slower); None leaves an optional
+    field unset, and a field the proto lacks raises (it must mirror the JSON)."""
     return message_type(**_checked_lists(response.model_dump(mode="json")))
 
 
@@ -91,13 +138,14 @@ def _details(errors: list[dict]) -> str:
 
 
 def refusal(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
-    """The gRPC status and details of an error the HTTP route would answer with a 4xx or 503;
-    None for anything else (Serve then answers INTERNAL, as HTTP answers 500)."""
+    """The gRPC status and details of a refusal the HTTP routes would answer with a 4xx; None
+    for anything else."""
+    if isinstance(exc, MalformedMessage):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, (RequestValidationError, ValidationError)):
         return grpc.StatusCode.INVALID_ARGUMENT, _details(exc.errors())
     if isinstance(exc, HTTPException) and exc.status_code in STATUS_CODES:
-        detail = exc.detail if isinstance(exc.detail, list) else [{"loc": (), "msg": str(exc.detail)}]
-        return STATUS_CODES[exc.status_code], _details(detail)
+        return STATUS_CODES[exc.status_code], _details(exc.detail)
     return None
 
 

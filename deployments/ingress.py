@@ -478,30 +478,30 @@ class SignalIngress:
 
     # ---- gRPC (deployments/proto/signals.proto): the two signal routes ------------------
 
-    async def Signal(self, message: pb.SignalRequest, grpc_context) -> pb.SignalResponse:
-        return await self._over_grpc(message, grpc_context, pb.SignalResponse,
-                                     lambda key: self.signal(grpc_api.signal_request(message), key))
+    async def Signal(self, raw: bytes, grpc_context) -> pb.SignalResponse:
+        return await self._over_grpc(raw, grpc_context, pb.SignalRequest, pb.SignalResponse,
+                                     lambda message, key: self.signal(grpc_api.signal_request(message), key))
 
-    async def Signals(self, message: pb.SignalsRequest, grpc_context) -> pb.SignalsResponse:
-        return await self._over_grpc(message, grpc_context, pb.SignalsResponse,
-                                     lambda key: self.signals(grpc_api.signals_request(message), key))
+    async def Signals(self, raw: bytes, grpc_context) -> pb.SignalsResponse:
+        return await self._over_grpc(raw, grpc_context, pb.SignalsRequest, pb.SignalsResponse,
+                                     lambda message, key: self.signals(grpc_api.signals_request(message), key))
 
-    async def _over_grpc(self, message, context, response_type, answer: Callable[[str | None], Any]):
-        """The HTTP route's answer in proto; its 4xx and 503 as the matching gRPC status, with
-        the body limit applied to the message's size."""
-        limit = self.config.limits.max_body_bytes
-        if message.ByteSize() > limit:
-            context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
-            context.set_details(f"request over {limit} bytes")
-            return response_type()
+    async def _over_grpc(self, raw: bytes, context, request_type, response_type,
+                         answer: Callable[[Any, str | None], Any]):
+        """The HTTP route's answer in proto. The message arrives as bytes (grpc_api.add_signal_service)
+        and is decoded here under the body limit; the route's refusals become the matching gRPC
+        status, and any other failure INTERNAL without the error's text, as HTTP's 500."""
         try:
-            return grpc_api.to_proto(await answer(grpc_api.api_key(context)), response_type)
+            message = grpc_api.decode(raw, request_type, self.config.limits.max_body_bytes)
+            return grpc_api.to_proto(await answer(message, grpc_api.api_key(context)), response_type)
         except Exception as exc:
-            refusal = grpc_api.refusal(exc)
-            if refusal is None:
-                raise
-            context.set_code(refusal[0])
-            context.set_details(refusal[1])
+            code_and_details = grpc_api.refusal(exc)
+            if code_and_details is None:
+                logger.exception("a gRPC %s request failed", request_type.DESCRIPTOR.name)
+                code_and_details = (grpc.StatusCode.INTERNAL, "the ingress failed (its log has the error); a "
+                                                              "resend with the same request_id is safe")
+            context.set_code(code_and_details[0])
+            context.set_details(code_and_details[1])
             return response_type()
 
     @app.get("/healthz", response_model=HealthResponse)

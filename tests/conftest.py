@@ -3,7 +3,7 @@ PostgreSQL is a throwaway server on loopback, one per session."""
 
 import os
 
-from tests.support import PROJECT_ROOT, ray_tmpdir, serve_fast_path_for_the_cluster
+from tests.support import PROJECT_ROOT, ray_tmpdir, serve_settings_for_the_cluster
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -12,7 +12,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 WORK_DIR = PROJECT_ROOT / ".tmp"
 WORK_DIR.mkdir(exist_ok=True)
 os.environ.setdefault("RAY_TMPDIR", ray_tmpdir("ray"))
-serve_fast_path_for_the_cluster()  # the session's Ray runs the graph as `make serve` does
+serve_settings_for_the_cluster()  # the session's Ray runs the graph as `make serve` does
 
 import pytest  # noqa: E402
 

@@ -173,24 +173,25 @@ def serve_config_with(sentiment_model: Path, price_model_dir: Path, data_dir: Pa
     return config
 
 
-# Serve's throughput-optimised request path, as `make serve` runs the graph (the Makefile and
-# the KubeRay manifest set the same): one event loop per replica, gRPC between deployments.
-# Logs still go to stderr, where `serve run` shows the builder's warnings; direct ingress stays
-# off (it would force HeadOnly proxies, open a port per ingress replica beside the proxy's
-# admission, and hold every ingress shutdown for 35 s).
-SERVE_FAST_PATH = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_LOG_TO_STDERR": "1",
-                   "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+# Serve's settings as `make serve` runs the graph (the Makefile and the KubeRay manifest set the
+# same). The throughput-optimised request path: one event loop per replica, gRPC between
+# deployments; logs still go to stderr, where `serve run` shows the builder's warnings; direct
+# ingress stays off (it would force HeadOnly proxies, open a port per ingress replica beside the
+# proxy's admission, and hold every ingress shutdown for 35 s). And the gRPC proxy reads no
+# message over 4 MB, HTTP's body limit (Ray's default: 2 GiB).
+SERVE_SETTINGS = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_LOG_TO_STDERR": "1",
+                  "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0", "RAY_SERVE_GRPC_MAX_MESSAGE_SIZE": "4000000"}
 
 
-def serve_fast_path_for_the_cluster() -> None:
-    """SERVE_FAST_PATH (unless the environment sets them) for the Ray this process starts,
+def serve_settings_for_the_cluster() -> None:
+    """SERVE_SETTINGS (unless the environment sets them) for the Ray this process starts,
     while this process keeps Serve's defaults: its code calls handles from outside an event
     loop, which that path does not allow. Call it before anything imports Ray Serve: Serve
     reads the settings once, when it is imported; once Serve is imported it does nothing
     (the test suite's conftest calls it first, before the bench modules its tests import)."""
     if "ray.serve" in sys.modules:
         return
-    wanted = {name: os.environ.pop(name, value) for name, value in SERVE_FAST_PATH.items()}
+    wanted = {name: os.environ.pop(name, value) for name, value in SERVE_SETTINGS.items()}
     import ray.serve._private.constants  # noqa: F401  this process: the defaults
 
     os.environ.update(wanted)  # the processes Ray starts from here on
@@ -201,7 +202,7 @@ def serve_run_env(work_dir: Path, auth: bool = False) -> dict:
     Token auth off, as the Makefile runs it; with `auth`, on, as a plain `serve run` gives a
     user, with the cluster's token in `work_dir/ray_token` (named by RAY_AUTH_TOKEN_PATH)."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    env = {**SERVE_FAST_PATH, **os.environ, "RAY_TMPDIR": ray_tmpdir(f"r-{work_dir.name[-8:]}"),
+    env = {**SERVE_SETTINGS, **os.environ, "RAY_TMPDIR": ray_tmpdir(f"r-{work_dir.name[-8:]}"),
            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)

@@ -8,10 +8,8 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from deployments.grpc_api import to_proto
 from deployments.proto import signals_pb2 as pb
 from deployments.proto.signals_pb2_grpc import SignalServiceStub
-from deployments.schemas import SignalsResponse
 from tests.serve.conftest import APP
 from tests.serve.test_watchlist import assert_same, entry
 from tests.support import TINY_CONTEXT, random_walk_bars
@@ -38,6 +36,18 @@ def as_message(body: dict, message):
     return json_format.ParseDict(body, message)
 
 
+def from_json(answer: dict):
+    """The HTTP answer read into proto by protobuf's own json_format (the server builds its
+    answers another way), `out_of_distribution` in its InputShifts wrapper."""
+    def wrapped(value):
+        if isinstance(value, dict):
+            return {k: {"shifts": v} if k == "out_of_distribution" and v is not None else wrapped(v)
+                    for k, v in value.items()}
+        return [wrapped(v) for v in value] if isinstance(value, list) else value
+
+    return json_format.ParseDict(wrapped(answer), pb.SignalsResponse())
+
+
 def comparable(response) -> dict:
     """What two answers to the same inputs share (not the ids, timings or as-of times)."""
     answer = json_format.MessageToDict(response, preserving_proto_field_name=True)
@@ -49,14 +59,14 @@ def comparable(response) -> dict:
 
 
 def test_a_watchlist_over_grpc_gets_the_signals_http_gives(client, stub):
-    entries = [entry(1), entry(2, news=[]), entry(3, bars=None)]
+    # Seeds of their own: texts other tests score are not in the sentiment cache from here.
+    entries = [entry(21), entry(22, news=[]), entry(23, bars=None)]
     http = client.post("/v1/signals", json={"signals": entries})
     assert http.status_code == 200, http.text
     answer = call(stub.Signals, as_message({"signals": entries}, pb.SignalsRequest()))
-    assert [s.symbol for s in answer.signals] == ["W1", "W2", "W3"]
+    assert [s.symbol for s in answer.signals] == ["W21", "W22", "W23"]
     expected = http.json()
-    assert_same(comparable(answer), comparable(to_proto(SignalsResponse.model_validate(expected), pb.SignalsResponse)),
-                "signals")
+    assert_same(comparable(answer), comparable(from_json(expected)), "signals")
     # Field by field against the JSON itself, presence included (null in JSON: absent in proto).
     for got, want in zip(answer.signals, expected["signals"]):
         assert got.decision == want["decision"] and got.actionable == want["actionable"]
@@ -70,6 +80,11 @@ def test_a_watchlist_over_grpc_gets_the_signals_http_gives(client, stub):
             assert got.price.HasField("out_of_distribution") == (shifts is not None)
         if want["risk"]:
             assert [h.horizon for h in got.risk.horizons] == [h["horizon"] for h in want["risk"]["horizons"]]
+            assert [h.var_99 for h in got.risk.horizons] == pytest.approx(
+                [h["var_99"] for h in want["risk"]["horizons"]], rel=1e-5)
+            assert got.expected_move == pytest.approx(want["expected_move"], rel=1e-5)
+        assert [(p.strategy, p.outcomes) for p in got.strategies.strategies] == \
+            [(p["strategy"], p["outcomes"]) for p in want["strategies"]["strategies"]]
         assert [d.branch for d in got.degraded] == [d["branch"] for d in want["degraded"]]
     assert set(answer.latency_ms) == {"sentiment", "price", "volatility", "strategies", "total"}
 
@@ -123,8 +138,8 @@ def test_outcomes_over_grpc_are_recorded_once_and_a_reused_id_is_refused(client,
     assert momentum_outcomes() == before + 1
 
 
-def test_outcomes_over_grpc_need_the_key_as_metadata(http, stub):
-    """The keyed app of test_reliability's kind: an ingress with INVESTIQ_API_KEY, over failing branches."""
+def test_the_key_and_shadow_mode_hold_over_grpc(http, stub):
+    """An ingress with INVESTIQ_API_KEY, in shadow mode, over failing branches (the checks come first)."""
     from ray import serve
 
     from deployments.config import IngressConfig
@@ -134,7 +149,7 @@ def test_outcomes_over_grpc_need_the_key_as_metadata(http, stub):
 
     failing = FailingBranch.bind()
     options = {"ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": {"INVESTIQ_API_KEY": "s3cret"}}}}
-    serve.run(SignalIngress.options(**options).bind(failing, failing, failing, failing, IngressConfig(shadow=False)),
+    serve.run(SignalIngress.options(**options).bind(failing, failing, failing, failing, IngressConfig(shadow=True)),
               name="grpc-keyed", route_prefix="/grpc-keyed")
     wait_until(lambda: http.get("/grpc-keyed/healthz").status_code == 200, 60, "keyed app up")
     try:
@@ -147,7 +162,10 @@ def test_outcomes_over_grpc_need_the_key_as_metadata(http, stub):
             call(stub.Signals, message, app="grpc-keyed", key="s3cret")
         except grpc.RpcError as error:
             assert error.code() != grpc.StatusCode.UNAUTHENTICATED, error.details()
-        assert call(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x"]), app="grpc-keyed").symbol == "SPY"
+        assert call(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x"]), app="grpc-keyed").shadow
+        # A request may ask for shadow, never turn it off.
+        error = refused(stub.Signal, pb.SignalRequest(symbol="SPY", shadow=False), app="grpc-keyed")
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED and error.details().startswith("shadow: ")
     finally:
         serve.delete("grpc-keyed")
 
@@ -162,3 +180,36 @@ def test_the_builder_refuses_a_grpc_proxy_without_a_key(client, graph_config, mo
         update={"allow_unauthenticated": False})})
     with pytest.raises(ValueError, match="gRPC proxy listens on every interface"):
         build_app(closed)
+
+
+def raw_call(grpc_port: int, method: str, raw: bytes, response_type):
+    """A method called with bytes as they are, as a client of another version might send them."""
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        rpc = channel.unary_unary(f"/investiq.v1.SignalService/{method}", request_serializer=None,
+                                  response_deserializer=response_type.FromString)
+        with pytest.raises(grpc.RpcError) as info:
+            rpc(raw, metadata=[("application", APP)], timeout=30)
+    return info.value
+
+
+def test_a_malformed_or_unknown_message_is_invalid_argument(client, grpc_port):
+    error = raw_call(grpc_port, "Signals", b"\xff\xff\xff", pb.SignalsResponse)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("not a valid investiq.v1.SignalsRequest")
+    bad_utf8 = b"\x12\x03\xff\xfe\xfd"  # news[0] (field 2) is not UTF-8
+    error = raw_call(grpc_port, "Signal", pb.SignalRequest(symbol="SPY").SerializeToString() + bad_utf8,
+                     pb.SignalResponse)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "UTF-8" in error.details()
+    # An outcome with a field this version lacks (number 99) would lose it: refused, naming where.
+    outcome = pb.StrategyOutcome(strategy="momentum", outcome="win").SerializeToString() + b"\x98\x06\x01"
+    entry_bytes = pb.SymbolInputs(symbol="SPY").SerializeToString() + b"\x1a" + bytes([len(outcome)]) + outcome
+    error = raw_call(grpc_port, "Signals", b"\x0a" + bytes([len(entry_bytes)]) + entry_bytes, pb.SignalsResponse)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("signals[0].outcomes[0] has field number 99")
+
+
+def test_serves_grpc_proxy_reads_no_message_over_its_limit(client, stub):
+    """Past RAY_SERVE_GRPC_MAX_MESSAGE_SIZE (4 MB, as make serve sets it) the proxy refuses the
+    message itself (gRPC's own limit on a received message): it never reaches the ingress."""
+    error = refused(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x" * 4_100_000]))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
