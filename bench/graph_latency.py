@@ -185,8 +185,8 @@ async def load_grpc(target: str, method: str, body: dict, concurrency: int, n: i
                     answer = await rpc(request_type(**body), metadata=[("application", "investiq"),
                                                                        ("x-api-key", API_KEY)], timeout=60)
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:  # turned away: HTTP's 503
-                        raise
+                    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "backpressure" not in exc.details():
+                        raise  # only a full queue turns a request away (HTTP's 503)
                     rejected.append(exc.code())
                     continue
                 latencies.append((time.perf_counter() - start) * 1e3)

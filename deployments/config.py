@@ -145,7 +145,7 @@ class RequestLimits(Section):
     max_news_items: int = Field(32, ge=1)
     max_news_chars: int = Field(4000, ge=1)
     max_body_bytes: int = Field(4_000_000, ge=1024, description="a /v1/signals watchlist of 32 entries of 513 "
-                                                               "bars is about 1.2 to 1.5 MB of JSON; over gRPC "
+                                                               "bars is about 1.2 to 1.51 MB of JSON; over gRPC "
                                                                "the limit is on the proto message's size")
     max_outcomes: int = Field(100, ge=1, description="strategy outcomes per request (a watchlist's all together)")
     max_symbols: int = Field(32, ge=1, description="entries of one /v1/signals watchlist")
@@ -164,7 +164,8 @@ class IngressConfig(Section):
                     "sizes the position; the shipped config asks for it)")
     api_key_env: str = Field("INVESTIQ_API_KEY", description="environment variable holding the API key that "
                                                            "routes changing state require; unset: no key")
-    allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address without an API key")
+    allow_unauthenticated: bool = Field(False, description="serve on a non-loopback address, or with Serve's gRPC "
+                                                                    "proxy on (every interface), without an API key")
     timeouts: BranchTimeouts = BranchTimeouts()
     watchlist_timeouts: SignalTimeouts = Field(
         SignalTimeouts(sentiment=10.0, price=3.0, volatility=3.0),

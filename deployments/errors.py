@@ -11,7 +11,7 @@ from store.errors import Conflict  # a request id or outcome id reused for other
 
 T = TypeVar("T")
 
-__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "each_or_refusal", "one_line", "root_cause"]
+__all__ = ["Conflict", "InvalidInput", "ModelNotReady", "dotted", "each_or_refusal", "one_line", "root_cause"]
 
 
 class ModelNotReady(RuntimeError):
@@ -40,6 +40,11 @@ async def each_or_refusal(answers: Iterable[Awaitable[T]]) -> list[T | InvalidIn
             return exc
 
     return list(await asyncio.gather(*(one(a) for a in answers)))
+
+
+def dotted(loc: tuple | list) -> str:
+    """("signals", 1, "outcomes", 0) as the client wrote it: signals[1].outcomes[0]."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
 def root_cause(exc: BaseException) -> BaseException:

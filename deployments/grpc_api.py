@@ -11,6 +11,8 @@ answer UNKNOWN, and protobuf drops unknown fields silently).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -21,6 +23,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 from pydantic import BaseModel, ValidationError
 
+from deployments.errors import dotted
 from deployments.proto import signals_pb2 as pb
 from deployments.schemas import SignalRequest, SignalsRequest
 
@@ -45,15 +48,17 @@ def add_signal_service(servicer, server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
 
-class MalformedMessage(ValueError):
-    """A message that is not the method's request message of this API version."""
+class RefusedMessage(ValueError):
+    """A request the ingress will not read: over the size limit, bytes that do not decode, a
+    field this version lacks, or a body pydantic refuses (the message says where)."""
 
 
 def _unknown_field(message: Message, path: str = "") -> str | None:
     """The first field number the message (or one nested in it) carries that this version lacks."""
     unknown = UnknownFieldSet(message)
     if len(unknown):
-        return f"{path or 'the message'} has field number {unknown[0].field_number}, which this API version lacks"
+        return (f"{path or 'the message'} has field number {unknown[0].field_number}, which this API version "
+                f"lacks (or not with that wire type)")
     for field, value in message.ListFields():
         if field.message_type is None or field.message_type.GetOptions().map_entry:
             continue
@@ -66,16 +71,16 @@ def _unknown_field(message: Message, path: str = "") -> str | None:
 
 
 def decode(raw: bytes, message_type: type[Message], limit: int) -> Message:
-    """The request message from its bytes; MalformedMessage over `limit` bytes, for bytes that
+    """The request message from its bytes; RefusedMessage over `limit` bytes, for bytes that
     do not decode, or for a field this version does not know."""
     if len(raw) > limit:
-        raise MalformedMessage(f"request over {limit} bytes")
+        raise RefusedMessage(f"request over {limit} bytes")
     try:
         message = message_type.FromString(raw)
     except DecodeError as exc:
-        raise MalformedMessage(f"not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from None
+        raise RefusedMessage(f"not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from None
     if unknown := _unknown_field(message):
-        raise MalformedMessage(f"{unknown}: send the fields of deployments/proto/signals.proto")
+        raise RefusedMessage(f"{unknown}: send the fields of deployments/proto/signals.proto")
     return message
 
 
@@ -94,14 +99,36 @@ def _optional(message, body: dict, *names: str) -> dict:
     return body
 
 
-def signal_request(message: pb.SignalRequest) -> SignalRequest:
-    """Raises ValidationError naming the field, as the HTTP body would."""
+@dataclass(frozen=True)
+class Method:
+    """One RPC: its messages, and how its request becomes the HTTP route's pydantic body."""
+
+    request: type[Message]
+    response: type[Message]
+    body: Callable[[Message], BaseModel]
+
+
+def _signal_body(message: pb.SignalRequest) -> SignalRequest:
     return SignalRequest.model_validate(_optional(message, _entry(message), "request_id", "shadow"))
 
 
-def signals_request(message: pb.SignalsRequest) -> SignalsRequest:
+def _signals_body(message: pb.SignalsRequest) -> SignalsRequest:
     body = {"signals": [_entry(entry) for entry in message.signals]}
     return SignalsRequest.model_validate(_optional(message, body, "request_id", "shadow"))
+
+
+SIGNAL = Method(pb.SignalRequest, pb.SignalResponse, _signal_body)
+SIGNALS = Method(pb.SignalsRequest, pb.SignalsResponse, _signals_body)
+
+
+def read_request(raw: bytes, method: Method, limit: int) -> BaseModel:
+    """The route's pydantic body from the message's bytes; RefusedMessage naming the field for
+    what the HTTP route would refuse (a ValidationError raised later is the server's own fault)."""
+    message = decode(raw, method.request, limit)
+    try:
+        return method.body(message)
+    except ValidationError as exc:
+        raise RefusedMessage(_details(exc.errors())) from None
 
 
 def _checked_lists(value: Any) -> Any:
@@ -123,29 +150,32 @@ def to_proto(response: BaseModel, message_type):
 
 
 def field_path(loc: tuple | list) -> str:
-    """("body", "signals", 1, "bars", "close", 3) -> signals[1].bars.close[3]; ("header",
-    "x-api-key") -> x-api-key (gRPC metadata)."""
-    path = ""
-    for i, part in enumerate(loc):
-        if i == 0 and part in ("body", "header"):
-            continue
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
+    """("body", "signals", 1, "bars", "close", 3) -> signals[1].bars.close[3]."""
+    return dotted(loc[1:] if loc and loc[0] == "body" else loc)
+
+
+MAX_ERRORS = 5  # in a status's details: gRPC refuses metadata over 16 KB (an all-NaN column has 513 errors)
 
 
 def _details(errors: list[dict]) -> str:
-    return "; ".join(f"{field_path(e['loc'])}: {e['msg']}" if field_path(e["loc"]) else e["msg"] for e in errors)
+    shown = "; ".join(f"{field_path(e['loc'])}: {e['msg']}" if field_path(e["loc"]) else e["msg"]
+                      for e in errors[:MAX_ERRORS])
+    return shown + (f"; and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else "")
+
+
+UNAUTHORIZED = "x-api-key: missing or wrong API key: requests with outcomes need it as x-api-key metadata"
 
 
 def refusal(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
     """The gRPC status and details of a refusal the HTTP routes would answer with a 4xx; None
-    for anything else."""
-    if isinstance(exc, MalformedMessage):
+    for anything else (the server's fault)."""
+    if isinstance(exc, RefusedMessage):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-    if isinstance(exc, (RequestValidationError, ValidationError)):
+    if isinstance(exc, RequestValidationError):  # what the routes find wrong with the input
         return grpc.StatusCode.INVALID_ARGUMENT, _details(exc.errors())
     if isinstance(exc, HTTPException) and exc.status_code in STATUS_CODES:
-        return STATUS_CODES[exc.status_code], _details(exc.detail)
+        details = UNAUTHORIZED if exc.status_code == 401 else _details(exc.detail)
+        return STATUS_CODES[exc.status_code], details
     return None
 
 

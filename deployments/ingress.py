@@ -37,7 +37,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponse
 from deployments import grpc_api
 from deployments.branch_call import BranchResult, call_branch
 from deployments.config import IngressConfig, SignalTimeouts
-from deployments.errors import Conflict, InvalidInput, one_line
+from deployments.errors import Conflict, InvalidInput, dotted, one_line
 from deployments.http import ApiKey, Days, DrawQuery, RequestIdQuery, SymbolInPath, app, authorize, field_error
 from deployments.messages import OutcomeBatch, RealisedBars, Record
 from deployments.metrics import IngressMetrics
@@ -53,6 +53,7 @@ from models.input_range import describe
 from models.signal_merge import merge_signal
 
 logger = logging.getLogger("ray.serve")
+INTERNAL_ERROR = "the ingress failed (its log has the error); a resend with the same request_id is safe"
 
 
 @contextmanager
@@ -137,11 +138,6 @@ def risk_or_refused(result: BranchResult, entry: tuple) -> BranchResult:
     return BranchResult(category="input_refused", latency_ms=result.latency_ms,
                         reason=f"the volatility model cannot read these bars ({refusal}); "
                                "fit one for them: investiq train-volatility")
-
-
-def dotted(loc: tuple) -> str:
-    """("signals", 1, "outcomes", 0) as the client wrote it: signals[1].outcomes[0]."""
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
 def check_ids_across(entries: list[SymbolInputs]) -> None:
@@ -479,30 +475,26 @@ class SignalIngress:
     # ---- gRPC (deployments/proto/signals.proto): the two signal routes ------------------
 
     async def Signal(self, raw: bytes, grpc_context) -> pb.SignalResponse:
-        return await self._over_grpc(raw, grpc_context, pb.SignalRequest, pb.SignalResponse,
-                                     lambda message, key: self.signal(grpc_api.signal_request(message), key))
+        return await self._over_grpc(raw, grpc_context, grpc_api.SIGNAL, self.signal)
 
     async def Signals(self, raw: bytes, grpc_context) -> pb.SignalsResponse:
-        return await self._over_grpc(raw, grpc_context, pb.SignalsRequest, pb.SignalsResponse,
-                                     lambda message, key: self.signals(grpc_api.signals_request(message), key))
+        return await self._over_grpc(raw, grpc_context, grpc_api.SIGNALS, self.signals)
 
-    async def _over_grpc(self, raw: bytes, context, request_type, response_type,
-                         answer: Callable[[Any, str | None], Any]):
+    async def _over_grpc(self, raw: bytes, context, method: grpc_api.Method, route: Callable[..., Any]):
         """The HTTP route's answer in proto. The message arrives as bytes (grpc_api.add_signal_service)
-        and is decoded here under the body limit; the route's refusals become the matching gRPC
+        and is read here under the body limit; the route's refusals become the matching gRPC
         status, and any other failure INTERNAL without the error's text, as HTTP's 500."""
         try:
-            message = grpc_api.decode(raw, request_type, self.config.limits.max_body_bytes)
-            return grpc_api.to_proto(await answer(message, grpc_api.api_key(context)), response_type)
+            request = grpc_api.read_request(raw, method, self.config.limits.max_body_bytes)
+            return grpc_api.to_proto(await route(request, grpc_api.api_key(context)), method.response)
         except Exception as exc:
             code_and_details = grpc_api.refusal(exc)
             if code_and_details is None:
-                logger.exception("a gRPC %s request failed", request_type.DESCRIPTOR.name)
-                code_and_details = (grpc.StatusCode.INTERNAL, "the ingress failed (its log has the error); a "
-                                                              "resend with the same request_id is safe")
+                logger.exception("a gRPC %s request failed", method.request.DESCRIPTOR.name)
+                code_and_details = (grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
             context.set_code(code_and_details[0])
             context.set_details(code_and_details[1])
-            return response_type()
+            return method.response()
 
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz(self) -> dict:

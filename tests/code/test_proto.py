@@ -14,10 +14,10 @@ from deployments.proto import signals_pb2 as pb
 from deployments.proto.generate import GENERATED, PROJECT_ROOT, generate
 from deployments.schemas import SignalRequest, SignalResponse, SignalsRequest, SignalsResponse
 
-PROTO_TYPES = {int: {FieldDescriptor.TYPE_INT64}, float: {FieldDescriptor.TYPE_DOUBLE},
-               str: {FieldDescriptor.TYPE_STRING}, bool: {FieldDescriptor.TYPE_BOOL},
-               # ISO-8601 strings, as in JSON; bar timestamps as epoch seconds
-               datetime: {FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_DOUBLE}}
+PROTO_TYPES = {int: FieldDescriptor.TYPE_INT64, float: FieldDescriptor.TYPE_DOUBLE,
+               str: FieldDescriptor.TYPE_STRING, bool: FieldDescriptor.TYPE_BOOL,
+               datetime: FieldDescriptor.TYPE_STRING}  # ISO-8601, as in JSON
+EPOCH_SECONDS = ".bars.timestamps[]"  # but bar timestamps: packed doubles
 
 
 def test_the_committed_code_is_what_the_proto_generates(tmp_path):
@@ -51,6 +51,8 @@ def check(annotation, field: FieldDescriptor, where: str) -> None:
         if field.message_type is not None and field.message_type.full_name == "investiq.v1.InputShifts":
             assert nullable and field.has_presence, f"{where}: null stays apart from []"
             field = field.message_type.fields_by_name["shifts"]
+        else:
+            assert not nullable, f"{where}: a nullable list needs a wrapper message, or null reads as []"
         assert field.is_repeated, f"{where}: repeated"
         check(typing.get_args(annotation)[0], field, f"{where}[]")
         return
@@ -62,8 +64,10 @@ def check(annotation, field: FieldDescriptor, where: str) -> None:
         walk(annotation, field.message_type, where)
     elif origin is typing.Literal:
         assert field.type == FieldDescriptor.TYPE_STRING, f"{where}: a string"
+    elif where.endswith(EPOCH_SECONDS):
+        assert annotation is datetime and field.type == FieldDescriptor.TYPE_DOUBLE, where
     else:
-        assert field.type in PROTO_TYPES[annotation], f"{where}: {annotation} as proto type {field.type}"
+        assert field.type == PROTO_TYPES[annotation], f"{where}: {annotation} as proto type {field.type}"
 
 
 def walk(model: type[BaseModel], descriptor, where: str) -> None:

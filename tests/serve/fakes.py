@@ -1,5 +1,6 @@
-"""Stand-in branches: one too slow for any timeout, one that always fails, and one that answers
-/readyz steadily after a fixed pause (for admission tests)."""
+"""Stand-in branches: one too slow for any timeout, one that always fails, one that answers
+/readyz steadily after a fixed pause (for admission tests), and a Ledger whose answer the
+ingress cannot use (a bug's stand-in)."""
 
 import asyncio
 
@@ -34,3 +35,12 @@ class SteadyBranch:
     async def status(self) -> BranchReadiness:
         await asyncio.sleep(0.2)
         return BranchReadiness(ready=True, state="ready")
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
+class GarbledLedger:
+    async def strategy_weights(self, *args):
+        return "not a StrategyWeightsResponse"
+
+    async def log(self, records):
+        return None

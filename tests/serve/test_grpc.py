@@ -116,6 +116,13 @@ def test_bad_input_over_grpc_is_invalid_argument_naming_the_field(client, stub):
                                                                             "outcome": "draw"}]}, pb.SignalRequest()))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("outcomes[0].outcome: ")
 
+    # 513 bad prices: the first five named, the rest counted (gRPC refuses details over 16 KB).
+    bars = random_walk_bars(TINY_CONTEXT + 1)
+    bars["close"] = [-1.0] * len(bars["close"])
+    error = refused(stub.Signal, as_message({"symbol": "SPY", "bars": bars}, pb.SignalRequest()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("bars.close[0]: ") and error.details().endswith(f"; and {len(bars['close']) - 5} more")
+
 
 def test_outcomes_over_grpc_are_recorded_once_and_a_reused_id_is_refused(client, stub):
     request_id = f"grpc-{uuid.uuid4().hex[:8]}"
@@ -158,10 +165,10 @@ def test_the_key_and_shadow_mode_hold_over_grpc(http, stub):
         for key in (None, "wrong"):
             error = refused(stub.Signals, message, app="grpc-keyed", key=key)
             assert error.code() == grpc.StatusCode.UNAUTHENTICATED and error.details().startswith("x-api-key: ")
-        try:  # with the key the request gets past the check (to branches that fail)
-            call(stub.Signals, message, app="grpc-keyed", key="s3cret")
-        except grpc.RpcError as error:
-            assert error.code() != grpc.StatusCode.UNAUTHENTICATED, error.details()
+        # With the key the request gets past the check, to a Ledger that fails: nothing recorded.
+        answer = call(stub.Signals, message, app="grpc-keyed", key="s3cret")
+        assert answer.signals[1].outcomes_recorded == 0
+        assert "strategies" in {d.branch for d in answer.signals[1].degraded}
         assert call(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x"]), app="grpc-keyed").shadow
         # A request may ask for shadow, never turn it off.
         error = refused(stub.Signal, pb.SignalRequest(symbol="SPY", shadow=False), app="grpc-keyed")
@@ -213,3 +220,25 @@ def test_serves_grpc_proxy_reads_no_message_over_its_limit(client, stub):
     message itself (gRPC's own limit on a received message): it never reaches the ingress."""
     error = refused(stub.Signal, pb.SignalRequest(symbol="SPY", news=["x" * 4_100_000]))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+
+
+def test_a_failure_of_the_ingress_is_internal_without_its_text(http, stub):
+    """A Ledger answer the ingress cannot use: HTTP answers 500, gRPC INTERNAL with a fixed text."""
+    from ray import serve
+
+    from deployments.config import IngressConfig
+    from deployments.ingress import INTERNAL_ERROR, SignalIngress
+    from tests.serve.fakes import FailingBranch, GarbledLedger
+    from tests.support import wait_until
+
+    failing = FailingBranch.bind()
+    serve.run(SignalIngress.options(ray_actor_options={"num_cpus": 0.05}).bind(
+        failing, failing, failing, GarbledLedger.bind(), IngressConfig(shadow=False)),
+        name="grpc-garbled", route_prefix="/grpc-garbled")
+    wait_until(lambda: http.get("/grpc-garbled/healthz").status_code == 200, 60, "garbled app up")
+    try:
+        assert http.post("/grpc-garbled/v1/signal", json={"symbol": "SPY"}).status_code == 500
+        error = refused(stub.Signal, pb.SignalRequest(symbol="SPY"), app="grpc-garbled")
+        assert error.code() == grpc.StatusCode.INTERNAL and error.details() == INTERNAL_ERROR
+    finally:
+        serve.delete("grpc-garbled")
