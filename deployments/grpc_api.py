@@ -27,8 +27,7 @@ from deployments.errors import dotted
 from deployments.proto import signals_pb2 as pb
 from deployments.schemas import SignalRequest, SignalsRequest
 
-SERVICE = "investiq.v1.SignalService"
-METHODS = ("Signal", "Signals")
+SERVICE = pb.DESCRIPTOR.services_by_name["SignalService"]
 # What Serve's gRPC proxy loads (`grpc_options.grpc_servicer_functions` in a serve config).
 SERVICER = "deployments.grpc_api.add_signal_service"
 
@@ -44,8 +43,8 @@ BAR_COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")
 
 def add_signal_service(servicer, server) -> None:
     """The service's two methods, their messages passed through as bytes (see the module's doc)."""
-    handlers = {name: grpc.unary_unary_rpc_method_handler(getattr(servicer, name)) for name in METHODS}
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    handlers = {m.name: grpc.unary_unary_rpc_method_handler(getattr(servicer, m.name)) for m in SERVICE.methods}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
 
 
 class RefusedMessage(ValueError):
